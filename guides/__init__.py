@@ -1,0 +1,5 @@
+"""Inference networks, as Pyro guides (installed as ``ppl_vae.guides``)."""
+
+from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
+
+__all__ = ["DiagonalGaussianGuide"]

@@ -1,0 +1,70 @@
+"""Amortized diagonal-Gaussian inference networks for bag-of-words models."""
+
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+from ppl_vae.annealing import kl_annealing
+
+
+INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers of the given sizes, each followed by ``activation``."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), activation()]
+    return nn.Sequential(*layers)
+
+
+class DiagonalGaussianGuide(nn.Module):
+    r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` with an MLP over the word counts.
+
+    NVDM's inference network (Miao et al., 2016): two ReLU layers of 500 units by default,
+    then linear maps to ``mu`` and ``log sigma``. The ``log sigma`` layer starts at zero, so
+    ``q`` starts as ``N(mu, I)``; without this, training on long documents can diverge.
+    Samples ``"z"`` in the plate ``"documents"``, like :class:`~ppl_vae.models.NVDM`.
+
+    :param vocab_size: V.
+    :param latent_dim: K.
+    :param hidden_sizes: widths of the hidden layers; ``(h,)`` gives the one-layer encoder.
+    :param input_transform: ``"log1p"`` (default) feeds ``log(1 + x)`` to the MLP, which keeps
+        long documents from saturating it; ``"counts"`` feeds raw counts, as the paper does.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        latent_dim: int = 50,
+        hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
+        input_transform: str = "log1p",
+    ) -> None:
+        super().__init__()
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
+        self.input_transform = input_transform
+        self.vocab_size = vocab_size
+        self.latent_dim = latent_dim
+        self.hidden_sizes = tuple(hidden_sizes)
+        self.body = mlp([vocab_size, *self.hidden_sizes])
+        width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
+        self.loc = nn.Linear(width, latent_dim)
+        self.log_scale = nn.Linear(width, latent_dim)
+        nn.init.zeros_(self.log_scale.weight)
+        nn.init.zeros_(self.log_scale.bias)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""
+        h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
+        return self.loc(h), self.log_scale(h).exp()
+
+    def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
+        pyro.module("encoder", self)
+        loc, scale = self.encode(x)
+        with pyro.plate("documents", x.shape[0]):
+            with kl_annealing(annealing_factor):
+                return pyro.sample("z", dist.Normal(loc, scale).to_event(1))

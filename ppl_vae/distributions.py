@@ -1,0 +1,79 @@
+"""Likelihoods for text."""
+
+from __future__ import annotations
+
+import torch
+from pyro.distributions import TorchDistribution, constraints
+
+
+class BagOfWords(TorchDistribution):
+    r"""The likelihood of a document's words given word probabilities ``softmax(logits)``.
+
+    ``log_prob(x) = sum_v x_v log p_v``: the probability of the document's token sequence, which
+    the counts ``x`` summarize. This is the likelihood of NVDM (Miao et al., 2016) and the one
+    perplexity is defined by. It deliberately omits the multinomial coefficient
+    ``log(N! / prod_v x_v!)`` that :class:`~pyro.distributions.Multinomial` adds: that term does
+    not depend on the parameters, but it would make reported perplexities far too low.
+
+    :param logits: ``(..., V)`` unnormalized log word probabilities.
+    :param total_count: document lengths, needed only to :meth:`sample`; an int or a tensor that
+        broadcasts to the batch shape.
+    """
+
+    arg_constraints = {"logits": constraints.real_vector}
+    support = constraints.independent(constraints.nonnegative_integer, 1)
+
+    def __init__(
+        self,
+        logits: torch.Tensor,
+        total_count: int | torch.Tensor | None = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        self.logits = logits - logits.logsumexp(-1, keepdim=True)
+        self.total_count = total_count
+        super().__init__(logits.shape[:-1], logits.shape[-1:], validate_args=validate_args)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.logits.exp()
+
+    @property
+    def mean(self) -> torch.Tensor:
+        if self.total_count is None:
+            raise NotImplementedError("BagOfWords needs total_count for its mean")
+        n = torch.as_tensor(self.total_count, dtype=self.logits.dtype, device=self.logits.device)
+        return self.probs * n.unsqueeze(-1)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(BagOfWords, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.logits = self.logits.expand(batch_shape + self.event_shape)
+        new.total_count = (
+            self.total_count.expand(batch_shape)
+            if isinstance(self.total_count, torch.Tensor)
+            else self.total_count
+        )
+        super(BagOfWords, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return (value * self.logits).sum(-1)
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        """Word counts of documents with ``total_count`` tokens each."""
+        if self.total_count is None:
+            raise NotImplementedError("BagOfWords needs total_count to sample")
+        shape = torch.Size(sample_shape) + self.batch_shape
+        n = torch.as_tensor(self.total_count, device=self.logits.device).long().expand(shape)
+        V = self.event_shape[0]
+        n_max = int(n.max()) if n.numel() else 0
+        flat_logits = self.logits.expand(shape + self.event_shape).reshape(-1, V)
+        with torch.no_grad():
+            tokens = torch.distributions.Categorical(logits=flat_logits).sample((max(n_max, 1),))
+            keep = torch.arange(max(n_max, 1), device=n.device).unsqueeze(-1) < n.reshape(1, -1)
+            counts = torch.zeros(flat_logits.shape, dtype=self.logits.dtype, device=n.device)
+            counts.scatter_add_(1, tokens.T, keep.T.to(counts.dtype))
+        return counts.reshape(shape + self.event_shape)

@@ -1,0 +1,31 @@
+"""Models and guides by name, so a saved config can rebuild them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ppl_vae.config import TrainConfig
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
+
+MODELS: dict[str, Callable[..., nn.Module]] = {"nvdm": NVDM}
+GUIDES: dict[str, dict[str, Callable[..., nn.Module]]] = {
+    "nvdm": {"diagonal": DiagonalGaussianGuide},
+}
+
+
+def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:
+    """The model and guide named in ``config``, freshly initialized."""
+    if config.model not in MODELS:
+        raise ValueError(f"unknown model {config.model!r}; choose from {', '.join(MODELS)}")
+    guides = GUIDES[config.model]
+    if config.guide not in guides:
+        raise ValueError(
+            f"guide {config.guide!r} does not fit model {config.model!r}; "
+            f"choose from {', '.join(guides)}"
+        )
+    model = MODELS[config.model](vocab_size, config.latent_dim, **config.model_kwargs)
+    guide = guides[config.guide](vocab_size, config.latent_dim, **config.guide_kwargs)
+    return model, guide

@@ -1,0 +1,132 @@
+"""A run directory: config, vocabulary, checkpoints, metrics and plots of one training run.
+
+``run_dir/`` holds ``config.json`` (readable copy; the checkpoint's copy is authoritative),
+``vocab.txt``, ``checkpoint.pt`` (latest), ``best.pt`` (best validation), ``metrics.jsonl`` and
+``curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyro
+import torch
+
+from ppl_vae.checkpoint import CheckpointError, load_checkpoint
+from ppl_vae.config import TrainConfig
+from ppl_vae.data import DataError, DocumentSplits, load_documents
+from ppl_vae.plotting import plot_training_curves
+from ppl_vae.registry import build
+from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
+
+logger = logging.getLogger(__name__)
+
+
+def load_data(config: TrainConfig) -> DocumentSplits:
+    """The corpus named by ``config.data``."""
+    return load_documents(config.data, seed=config.seed)
+
+
+def run_training(
+    config: TrainConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    data: DocumentSplits | None = None,
+) -> TrainResult:
+    """Load the data, build the model and guide, train, and write the run directory.
+
+    With ``resume``, the config saved in ``run_dir/checkpoint.pt`` is used, except that
+    ``config.epochs`` may extend the run.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        saved = TrainConfig.from_dict(load_checkpoint(run_dir / CHECKPOINT)["config"])
+        saved.epochs = config.epochs
+        config = saved
+    data = data if data is not None else load_data(config)
+    config.data = data.source
+    pyro.set_rng_seed(config.seed)
+    model, guide = build(config, len(data.vocab))
+    if not resume and hasattr(model, "init_from_corpus"):
+        model.init_from_corpus(word_totals(data.train))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    (run_dir / "vocab.txt").write_text("".join(w + "\n" for w in data.vocab), encoding="utf-8")
+    result = train(
+        model,
+        guide,
+        data.train,
+        data.valid,
+        config,
+        run_dir=run_dir,
+        resume=resume,
+        progress=progress,
+        extra={"vocab": list(data.vocab)},
+    )
+    if result.history:
+        plot_training_curves(result.history, run_dir / "curves.png")
+    return result
+
+
+def word_totals(corpus) -> torch.Tensor:
+    """Total count of each vocabulary word in a :class:`~ppl_vae.data.BowCorpus`."""
+    return torch.bincount(
+        torch.from_numpy(corpus.indices), torch.from_numpy(corpus.counts).double(),
+        minlength=corpus.vocab_size,
+    )
+
+
+@dataclass
+class LoadedRun:
+    config: TrainConfig
+    model: torch.nn.Module
+    guide: torch.nn.Module
+    vocab: list[str]
+    state: dict
+    path: Path
+
+
+def load_run(
+    run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
+) -> LoadedRun:
+    """Rebuild the model and guide of a run from ``best.pt`` (or ``checkpoint.pt``)."""
+    run_dir = Path(run_dir)
+    path = run_dir / (BEST if which == "best" else CHECKPOINT)
+    if which == "best" and not path.exists():
+        path = run_dir / CHECKPOINT
+    payload = load_checkpoint(path, map_location=device)
+    config = TrainConfig.from_dict(payload["config"])
+    vocab = payload.get("extra", {}).get("vocab")
+    if not vocab:
+        raise CheckpointError(f"{path}: checkpoint holds no vocabulary")
+    model, guide = build(config, len(vocab))
+    try:
+        model.load_state_dict(payload["model"])
+        guide.load_state_dict(payload["guide"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the saved config: {e}") from e
+    model.to(device).eval()
+    guide.to(device).eval()
+    pyro.clear_param_store()
+    return LoadedRun(config, model, guide, list(vocab), payload["state"], path)
+
+
+def check_vocab(run: LoadedRun, vocab: list[str], source: str) -> None:
+    """Raise :class:`DataError` if ``vocab`` (of the data at ``source``) differs from the run's."""
+    if list(vocab) == run.vocab:
+        return
+    if len(vocab) != len(run.vocab):
+        detail = f"{len(vocab)} words, but the checkpoint was trained on {len(run.vocab)}"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(vocab, run.vocab)) if a != b)
+        detail = f"word {i + 1} is {vocab[i]!r}, but the checkpoint's is {run.vocab[i]!r}"
+    raise DataError(source, f"vocabulary does not match checkpoint {run.path}: {detail}")
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / METRICS
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []

@@ -1,0 +1,302 @@
+"""The SVI training loop.
+
+One function, :func:`train`, read top to bottom: for each epoch, shuffle, take SVI steps with
+the KL weight beta from the annealing schedule, validate, log a JSONL record, checkpoint, and
+stop early when validation stops improving. Runs are resumable from any checkpoint, including
+one written mid-epoch when SIGINT or SIGTERM arrives; a NaN loss stops the run and keeps the
+last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyro
+import pyro.optim
+import torch
+from pyro import poutine
+from pyro.infer import SVI
+from tqdm.auto import tqdm
+
+from ppl_vae.annealing import make_schedule
+from ppl_vae.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ppl_vae.config import TrainConfig
+from ppl_vae.evaluation import estimate_items, particle_terms, summarize
+from ppl_vae.objectives import make_objective
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+METRICS = "metrics.jsonl"
+KL_EVERY = 10  # steps between the training-KL estimates shown in the progress bar
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+@dataclass
+class TrainState:
+    """Where a run is; saved in every checkpoint as plain data."""
+
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches completed in the current epoch
+    step: int = 0  # SVI steps completed
+    best_valid: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    seconds: float = 0.0
+    sums: dict = field(default_factory=lambda: {"loss": 0.0, "items": 0, "kl": 0.0, "kl_n": 0})
+
+
+@dataclass
+class TrainResult:
+    status: str  # "completed", "early_stopped" or "interrupted"
+    state: TrainState
+    history: list[dict]
+    run_dir: Path | None
+
+
+class _StopOnSignal:
+    """Turns SIGINT/SIGTERM into a flag that the loop checks after each step."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+        logger.warning("%s received: saving a checkpoint and stopping", signal.Signals(signum).name)
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def _set_lr(optim: pyro.optim.PyroOptim, lr_holder: dict, lr: float) -> None:
+    lr_holder["lr"] = lr
+    for opt in optim.optim_objs.values():
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
+def batch_kl(model: Callable, guide: Callable, *args) -> float:
+    """Mean KL(q(z|x) || p(z)) over a batch (analytic where possible), without gradients."""
+    with torch.no_grad(), poutine.block():
+        return float(particle_terms(model, guide, *args).kl.mean())
+
+
+def train(
+    model: torch.nn.Module,
+    guide: torch.nn.Module,
+    train_data,
+    valid_data,
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    extra: dict | None = None,
+) -> TrainResult:
+    """Train ``model`` and ``guide`` by SVI.
+
+    :param train_data: a corpus with ``batch_indices``, ``make_batch`` and ``__len__`` (e.g. a
+        :class:`~ppl_vae.data.BowCorpus`).
+    :param valid_data: a corpus with ``eval_batches``, or None for no validation (and no early
+        stopping).
+    :param run_dir: where ``checkpoint.pt``, ``best.pt`` and ``metrics.jsonl`` go; None keeps
+        nothing on disk.
+    :param resume: continue from ``run_dir/checkpoint.pt``.
+    :param extra: plain data stored in every checkpoint (e.g. the vocabulary).
+    :raises TrainingDiverged: if the loss becomes NaN or infinite.
+    """
+    device = torch.device(config.device)
+    model.to(device)
+    guide.to(device)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    pyro.clear_param_store()
+    pyro.set_rng_seed(config.seed)
+
+    lr_now = {"lr": config.lr}
+    clip = {"clip_norm": config.clip_norm} if config.clip_norm else {}
+    optim = pyro.optim.Adam(lambda _name: dict(lr_now), clip_args=clip)
+    svi = SVI(model, guide, optim, make_objective(config.objective, config.num_particles))
+    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    schedule = make_schedule(
+        config.anneal,
+        round(config.anneal_epochs * steps_per_epoch),
+        beta=config.beta,
+        start=config.beta_start,
+    )
+
+    state = TrainState()
+    history: list[dict] = []
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs a run_dir")
+        state, history = _restore(run_dir, model, guide, optim)
+        logger.info("resumed at epoch %d, batch %d (step %d)", state.epoch, state.batch, state.step)
+
+    def checkpoint(path: Path) -> None:
+        save_checkpoint(
+            path,
+            {
+                "config": config.to_dict(),
+                "model": model.state_dict(),
+                "guide": guide.state_dict(),
+                "optim": optim.get_state(),
+                "rng": rng_state(),
+                "state": asdict(state),
+                "extra": extra or {},
+            },
+        )
+
+    if run_dir is not None and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        checkpoint(run_dir / CHECKPOINT)  # the last good state, should step 1 already diverge
+
+    status = "completed"
+    with _StopOnSignal() as stop:
+        while state.epoch < config.epochs:
+            order = torch.Generator().manual_seed(config.seed * 100_003 + state.epoch)
+            batches = train_data.batch_indices(config.batch_size, shuffle=True, generator=order)
+            _set_lr(optim, lr_now, config.lr * config.lr_decay**state.epoch)
+            model.train()
+            guide.train()
+            bar = tqdm(
+                total=len(batches),
+                initial=state.batch,
+                desc=f"epoch {state.epoch + 1}/{config.epochs}",
+                disable=not progress,
+                leave=False,
+            )
+            started = time.perf_counter()
+            for idx in batches[state.batch :]:
+                args = train_data.make_batch(idx, device)
+                beta = schedule(state.step)
+                loss = svi.step(*args, annealing_factor=beta)
+                if not math.isfinite(loss):
+                    kept = f"; the last good checkpoint is {run_dir / CHECKPOINT}" if run_dir else ""
+                    raise TrainingDiverged(
+                        f"loss became {loss} at epoch {state.epoch + 1}, step {state.step + 1} "
+                        f"(beta={beta:.3g}, lr={lr_now['lr']:.3g}){kept}. Try a lower --lr or "
+                        "--clip-norm."
+                    )
+                n = len(idx)
+                state.sums["loss"] += loss
+                state.sums["items"] += n
+                state.batch += 1
+                state.step += 1
+                if state.step % KL_EVERY == 0 or state.batch == 1:
+                    state.sums["kl"] += batch_kl(model, guide, *args)
+                    state.sums["kl_n"] += 1
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{state.sums['loss'] / state.sums['items']:.1f}",
+                    kl=f"{state.sums['kl'] / max(1, state.sums['kl_n']):.2f}",
+                    beta=f"{beta:.3f}",
+                )
+                if stop.signum is not None:
+                    break
+            bar.close()
+            state.seconds += time.perf_counter() - started
+            if stop.signum is not None:
+                status = "interrupted"
+                if run_dir is not None:
+                    checkpoint(run_dir / CHECKPOINT)
+                    logger.warning("checkpoint saved to %s; resume with --resume", run_dir)
+                break
+
+            record = {
+                "epoch": state.epoch + 1,
+                "step": state.step,
+                "beta": schedule(state.step - 1),
+                "lr": lr_now["lr"],
+                "train_loss": state.sums["loss"] / max(1, state.sums["items"]),
+                "train_kl": state.sums["kl"] / max(1, state.sums["kl_n"]),
+                "seconds": round(state.seconds, 2),
+            }
+            improved = False
+            if valid_data is not None:
+                model.eval()
+                guide.eval()
+                summary = summarize(
+                    estimate_items(
+                        model,
+                        guide,
+                        valid_data.eval_batches(500, device),
+                        num_samples=config.valid_samples,
+                    )
+                )
+                record.update(
+                    valid_elbo=summary.elbo,
+                    valid_kl=summary.kl,
+                    valid_ppl_doc_elbo=summary.ppl_doc_elbo,
+                    valid_ppl_corpus_elbo=summary.ppl_corpus_elbo,
+                    valid_active_units=summary.active_units,
+                )
+                monitored = -summary.elbo
+                improved = monitored < state.best_valid
+                if improved:
+                    state.best_valid, state.best_epoch, state.bad_epochs = (
+                        monitored,
+                        state.epoch + 1,
+                        0,
+                    )
+                else:
+                    state.bad_epochs += 1
+            state.epoch += 1
+            state.batch = 0
+            state.sums = TrainState().sums
+            history.append(record)
+            logger.info("epoch %s", json.dumps(record))
+            if run_dir is not None:
+                with (run_dir / METRICS).open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+                checkpoint(run_dir / CHECKPOINT)
+                if improved or valid_data is None:
+                    checkpoint(run_dir / BEST)
+            if config.patience and state.bad_epochs >= config.patience:
+                status = "early_stopped"
+                logger.info(
+                    "no validation improvement for %d epochs; best was epoch %d",
+                    config.patience,
+                    state.best_epoch,
+                )
+                break
+    return TrainResult(status, state, history, run_dir)
+
+
+def _restore(
+    run_dir: Path, model: torch.nn.Module, guide: torch.nn.Module, optim: pyro.optim.PyroOptim
+) -> tuple[TrainState, list[dict]]:
+    payload = load_checkpoint(run_dir / CHECKPOINT)
+    model.load_state_dict(payload["model"])
+    guide.load_state_dict(payload["guide"])
+    optim.set_state(payload["optim"])
+    set_rng_state(payload["rng"])
+    state = TrainState(**payload["state"])
+    history: list[dict] = []
+    metrics = run_dir / METRICS
+    if metrics.exists():  # drop records written after this checkpoint
+        history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        history = [r for r in history if r["epoch"] <= state.epoch]
+        metrics.write_text("".join(json.dumps(r) + "\n" for r in history))
+    return state, history
