@@ -9,7 +9,6 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 
-
 INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 

@@ -34,12 +34,18 @@ def _sizes(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=_default_device(), choices=["cpu", "cuda"],
-                   help="where to run (default: cuda when available, else cpu)")
+    p.add_argument(
+        "--device",
+        default=_default_device(),
+        choices=["cpu", "cuda"],
+        help="where to run (default: cuda when available, else cpu)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
 
@@ -51,78 +57,155 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tr = sub.add_parser("train", help="train a model by SVI",
-                        description="Train a model and guide by SVI, then evaluate on test.")
+    tr = sub.add_parser(
+        "train",
+        help="train a model by SVI",
+        description="Train a model and guide by SVI, then evaluate on test.",
+    )
     tr.add_argument("model", choices=["nvdm"], help="the generative model")
-    tr.add_argument("--data", default=None,
-                    help="corpus directory (NVDM .feat + vocab.new, or train/test .txt); "
-                         "default: the embedded synthetic corpus")
+    tr.add_argument(
+        "--data",
+        default=None,
+        help="corpus directory (NVDM .feat + vocab.new, or train/test .txt); "
+        "default: the embedded synthetic corpus",
+    )
     tr.add_argument("--out", required=True, help="run directory for checkpoints and logs")
-    tr.add_argument("--resume", action="store_true",
-                    help="continue the run in --out from its last checkpoint (its saved config "
-                         "is used; --epochs may extend it)")
-    tr.add_argument("--guide", default="diagonal", choices=sorted(GUIDES["nvdm"]),
-                    help="the inference network (default: diagonal)")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (its saved config "
+        "is used; --epochs may extend it)",
+    )
+    tr.add_argument(
+        "--guide",
+        default="diagonal",
+        choices=sorted(GUIDES["nvdm"]),
+        help="the inference network (default: diagonal)",
+    )
     tr.add_argument("--latent-dim", type=int, default=50, help="latent dimension K (default 50)")
-    tr.add_argument("--hidden", type=_sizes, default=(500, 500),
-                    help="encoder hidden sizes, comma-separated (default 500,500)")
-    tr.add_argument("--objective", default="meanfield", choices=OBJECTIVES,
-                    help="trace = Trace_ELBO; meanfield = TraceMeanField_ELBO, analytic KL "
-                         "(default)")
+    tr.add_argument(
+        "--hidden",
+        type=_sizes,
+        default=(500, 500),
+        help="encoder hidden sizes, comma-separated (default 500,500)",
+    )
+    tr.add_argument(
+        "--objective",
+        default="meanfield",
+        choices=OBJECTIVES,
+        help="trace = Trace_ELBO; meanfield = TraceMeanField_ELBO, analytic KL (default)",
+    )
     tr.add_argument("--particles", type=int, default=1, help="ELBO particles per step (default 1)")
-    tr.add_argument("--anneal", default="constant", choices=SCHEDULES,
-                    help="KL weight schedule (default constant)")
-    tr.add_argument("--beta", type=float, default=1.0,
-                    help="constant KL weight, or the final weight of a schedule (default 1; 0 "
-                         "trains an autoencoder)")
-    tr.add_argument("--beta-start", type=float, default=0.0,
-                    help="first KL weight of the linear and cyclical schedules (default 0)")
-    tr.add_argument("--anneal-epochs", type=float, default=10.0,
-                    help="warm-up (or cycle) length in epochs for non-constant schedules "
-                         "(default 10)")
-    tr.add_argument("--epochs", type=int, default=None,
-                    help="maximum epochs (default: 300 on a corpus directory, 40 on the "
-                         "synthetic corpus)")
+    tr.add_argument(
+        "--anneal",
+        default="constant",
+        choices=SCHEDULES,
+        help="KL weight schedule (default constant)",
+    )
+    tr.add_argument(
+        "--beta",
+        type=float,
+        default=1.0,
+        help="constant KL weight, or the final weight of a schedule (default 1; 0 "
+        "trains an autoencoder)",
+    )
+    tr.add_argument(
+        "--beta-start",
+        type=float,
+        default=0.0,
+        help="first KL weight of the linear and cyclical schedules (default 0)",
+    )
+    tr.add_argument(
+        "--anneal-epochs",
+        type=float,
+        default=10.0,
+        help="warm-up (or cycle) length in epochs for non-constant schedules (default 10)",
+    )
+    tr.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="maximum epochs (default: 300 on a corpus directory, 40 on the synthetic corpus)",
+    )
     tr.add_argument("--batch-size", type=int, default=64, help="documents per step (default 64)")
     tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
-    tr.add_argument("--lr-decay", type=float, default=None,
-                    help="multiply the learning rate by this after each epoch (default 0.99)")
-    tr.add_argument("--clip-norm", type=float, default=None,
-                    help="clip each parameter's gradient norm (default: no clipping)")
-    tr.add_argument("--patience", type=int, default=None,
-                    help="stop after this many epochs without validation improvement; 0 = never "
-                         "(default 30)")
-    tr.add_argument("--valid-fraction", type=float, default=0.05,
-                    help="share of train held out for validation when the corpus has no valid "
-                         "split (default 0.05)")
+    tr.add_argument(
+        "--lr-decay",
+        type=float,
+        default=None,
+        help="multiply the learning rate by this after each epoch (default 0.99)",
+    )
+    tr.add_argument(
+        "--clip-norm",
+        type=float,
+        default=None,
+        help="clip each parameter's gradient norm (default: no clipping)",
+    )
+    tr.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after this many epochs without validation improvement; 0 = never (default 30)",
+    )
+    tr.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.05,
+        help="share of train held out for validation when the corpus has no valid "
+        "split (default 0.05)",
+    )
     tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    tr.add_argument("--eval-samples", type=int, default=100,
-                    help="importance samples for the final test evaluation; 0 skips it "
-                         "(default 100)")
-    tr.add_argument("--topics", type=int, default=10,
-                    help="show the top words of this many latent dimensions (default 10)")
+    tr.add_argument(
+        "--eval-samples",
+        type=int,
+        default=100,
+        help="importance samples for the final test evaluation; 0 skips it (default 100)",
+    )
+    tr.add_argument(
+        "--topics",
+        type=int,
+        default=10,
+        help="show the top words of this many latent dimensions (default 10)",
+    )
     _add_common(tr)
 
-    ev = sub.add_parser("evaluate", help="perplexity, KL and active units of a trained run",
-                        description="Evaluate a run's best checkpoint on a split.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="perplexity, KL and active units of a trained run",
+        description="Evaluate a run's best checkpoint on a split.",
+    )
     ev.add_argument("run_dir", help="a run directory written by 'ppl-vae train'")
-    ev.add_argument("--data", default=None,
-                    help="corpus directory (default: the corpus the run was trained on)")
-    ev.add_argument("--split", default="test", choices=["train", "valid", "test"],
-                    help="which split (default test)")
-    ev.add_argument("--samples", type=int, default=100,
-                    help="importance samples per document (default 100)")
-    ev.add_argument("--checkpoint", default="best", choices=["best", "last"],
-                    help="best validation checkpoint or the last one (default best)")
+    ev.add_argument(
+        "--data", default=None, help="corpus directory (default: the corpus the run was trained on)"
+    )
+    ev.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "valid", "test"],
+        help="which split (default test)",
+    )
+    ev.add_argument(
+        "--samples", type=int, default=100, help="importance samples per document (default 100)"
+    )
+    ev.add_argument(
+        "--checkpoint",
+        default="best",
+        choices=["best", "last"],
+        help="best validation checkpoint or the last one (default best)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(ev)
 
-    tp = sub.add_parser("topics", help="top words along each latent dimension",
-                        description="Print the words each latent dimension raises most.")
+    tp = sub.add_parser(
+        "topics",
+        help="top words along each latent dimension",
+        description="Print the words each latent dimension raises most.",
+    )
     tp.add_argument("run_dir", help="a run directory written by 'ppl-vae train'")
     tp.add_argument("--k", type=int, default=10, help="words per dimension (default 10)")
-    tp.add_argument("--dims", type=int, default=None,
-                    help="show only this many dimensions (default: all)")
+    tp.add_argument(
+        "--dims", type=int, default=None, help="show only this many dimensions (default: all)"
+    )
     tp.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -159,18 +242,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = None
     if not args.resume:
         data = load_documents(args.data, valid_fraction=args.valid_fraction, seed=args.seed)
-    result = run_training(config, args.out, resume=args.resume, progress=not args.no_progress,
-                          data=data)
+    result = run_training(
+        config, args.out, resume=args.resume, progress=not args.no_progress, data=data
+    )
     s = result.state
-    print(f"{result.status} after {s.epoch} epochs ({s.step} steps, {s.seconds:.1f} s training); "
-          f"run directory {args.out}")
+    print(
+        f"{result.status} after {s.epoch} epochs ({s.step} steps, {s.seconds:.1f} s training); "
+        f"run directory {args.out}"
+    )
     if result.status == "interrupted":
-        print(f"interrupted: checkpoint saved; continue with: ppl-vae train {args.model} "
-              f"--out {args.out} --resume")
-        return 128 + signal.SIGINT
+        print(
+            f"interrupted: checkpoint saved; continue with: ppl-vae train {args.model} "
+            f"--out {args.out} --resume"
+        )
+        return 128 + (result.signum or signal.SIGINT)
     if args.eval_samples > 0:
-        _report(args.out, None, "test", args.eval_samples, args.device, args.topics,
-                progress=not args.no_progress)
+        _report(
+            args.out,
+            None,
+            "test",
+            args.eval_samples,
+            args.device,
+            args.topics,
+            progress=not args.no_progress,
+        )
     return 0
 
 
@@ -179,10 +274,15 @@ def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> di
     data = load_documents(data_dir if data_dir else run.config.data, seed=run.config.seed)
     check_vocab(run, data.vocab, str(data_dir or data.source.get("path", SYNTHETIC)))
     corpus = data.get(split)
-    ev = evaluate(run.model, run.guide, corpus, num_samples=samples, device=device,
-                  progress=progress)
-    out = {**ev.to_dict(), "split": split, "checkpoint": str(run.path),
-           "ppl_doc_elbo_is_bound": True}
+    ev = evaluate(
+        run.model, run.guide, corpus, num_samples=samples, device=device, progress=progress
+    )
+    out = {
+        **ev.to_dict(),
+        "split": split,
+        "checkpoint": str(run.path),
+        "ppl_doc_elbo_is_bound": True,
+    }
     if n_topics is not None:
         print(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
     if data.synthetic is not None and split == "test":
@@ -190,12 +290,16 @@ def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> di
         out["recovery"] = rec
         if n_topics is not None:
             print("recovery of the generating model (synthetic corpus):")
-            print(f"  active units {rec['active_units']} (true latent dimension "
-                  f"{rec['true_latent_dim']}); decoder subspace captures "
-                  f"{100 * rec['subspace_recovery']:.1f}% of the true loadings")
-            print(f"  per-document perplexity: model (IW) {rec['ppl_doc_iw']:.1f}, "
-                  f"oracle p(x|z_true) {rec['ppl_doc_oracle']:.1f}, unigram "
-                  f"{rec['ppl_doc_unigram']:.1f}")
+            print(
+                f"  active units {rec['active_units']} (true latent dimension "
+                f"{rec['true_latent_dim']}); decoder subspace captures "
+                f"{100 * rec['subspace_recovery']:.1f}% of the true loadings"
+            )
+            print(
+                f"  per-document perplexity: model (IW) {rec['ppl_doc_iw']:.1f}, "
+                f"oracle p(x|z_true) {rec['ppl_doc_oracle']:.1f}, unigram "
+                f"{rec['ppl_doc_unigram']:.1f}"
+            )
     if n_topics:
         latent = _latent_means(run, corpus, device)
         dims = dimensions_by_activity(latent)[:n_topics]
@@ -206,13 +310,22 @@ def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> di
 
 def _latent_means(run, corpus, device) -> torch.Tensor:
     with torch.no_grad():
-        means = [run.guide.encode(args[0])[0].cpu() for args, _ in corpus.eval_batches(1000, device)]
+        means = [
+            run.guide.encode(args[0])[0].cpu() for args, _ in corpus.eval_batches(1000, device)
+        ]
     return torch.cat(means)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    out = _report(args.run_dir, args.data, args.split, args.samples, args.device,
-                  None if args.json else 0, progress=not args.no_progress and not args.json)
+    out = _report(
+        args.run_dir,
+        args.data,
+        args.split,
+        args.samples,
+        args.device,
+        None if args.json else 0,
+        progress=not args.no_progress and not args.json,
+    )
     if args.json:
         print(json.dumps(out))
     return 0
@@ -225,8 +338,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
     if args.json:
         from ppl_vae.topics import top_words
 
-        print(json.dumps({str(d): ws for d, ws in zip(dims, top_words(weights, run.vocab, args.k,
-                                                                       dims))}))
+        print(
+            json.dumps(
+                {str(d): ws for d, ws in zip(dims, top_words(weights, run.vocab, args.k, dims))}
+            )
+        )
     else:
         print(topics_table(weights, run.vocab, args.k, dims))
     return 0

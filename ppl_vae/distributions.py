@@ -62,7 +62,7 @@ class BagOfWords(TorchDistribution):
             self._validate_sample(value)
         return (value * self.logits).sum(-1)
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
         """Word counts of documents with ``total_count`` tokens each."""
         if self.total_count is None:
             raise NotImplementedError("BagOfWords needs total_count to sample")

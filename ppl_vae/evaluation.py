@@ -57,8 +57,10 @@ def _per_item(log_prob: torch.Tensor, site: dict, plate: str, batch: int) -> tor
 def _site_log_prob(site: dict) -> torch.Tensor:
     lp = site["fn"].log_prob(site["value"])
     if site.get("mask") is not None:
-        lp = lp.masked_fill(~site["mask"].bool(), 0.0) if torch.is_tensor(site["mask"]) else (
-            lp if site["mask"] else torch.zeros_like(lp)
+        lp = (
+            lp.masked_fill(~site["mask"].bool(), 0.0)
+            if torch.is_tensor(site["mask"])
+            else (lp if site["mask"] else torch.zeros_like(lp))
         )
     return lp
 

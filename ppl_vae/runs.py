@@ -75,7 +75,8 @@ def run_training(
 def word_totals(corpus) -> torch.Tensor:
     """Total count of each vocabulary word in a :class:`~ppl_vae.data.BowCorpus`."""
     return torch.bincount(
-        torch.from_numpy(corpus.indices), torch.from_numpy(corpus.counts).double(),
+        torch.from_numpy(corpus.indices),
+        torch.from_numpy(corpus.counts).double(),
         minlength=corpus.vocab_size,
     )
 
@@ -129,4 +130,6 @@ def check_vocab(run: LoadedRun, vocab: list[str], source: str) -> None:
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / METRICS
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return (
+        [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    )

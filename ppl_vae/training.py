@@ -64,6 +64,7 @@ class TrainResult:
     state: TrainState
     history: list[dict]
     run_dir: Path | None
+    signum: int | None = None  # the signal that interrupted the run
 
 
 class _StopOnSignal:
@@ -95,6 +96,10 @@ def _set_lr(optim: pyro.optim.PyroOptim, lr_holder: dict, lr: float) -> None:
     for opt in optim.optim_objs.values():
         for group in opt.param_groups:
             group["lr"] = lr
+
+
+def _finite(*modules: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
 
 
 def batch_kl(model: Callable, guide: Callable, *args) -> float:
@@ -191,9 +196,17 @@ def train(
             for idx in batches[state.batch :]:
                 args = train_data.make_batch(idx, device)
                 beta = schedule(state.step)
-                loss = svi.step(*args, annealing_factor=beta)
+                try:
+                    loss = svi.step(*args, annealing_factor=beta)
+                except ValueError as e:  # with validation on, NaNs fail distribution checks
+                    if "nan" not in str(e).lower() and _finite(model, guide):
+                        raise
+                    logger.error("step failed on non-finite values: %s", str(e).splitlines()[0])
+                    loss = math.nan
                 if not math.isfinite(loss):
-                    kept = f"; the last good checkpoint is {run_dir / CHECKPOINT}" if run_dir else ""
+                    kept = (
+                        f"; the last good checkpoint is {run_dir / CHECKPOINT}" if run_dir else ""
+                    )
                     raise TrainingDiverged(
                         f"loss became {loss} at epoch {state.epoch + 1}, step {state.step + 1} "
                         f"(beta={beta:.3g}, lr={lr_now['lr']:.3g}){kept}. Try a lower --lr or "
@@ -281,7 +294,7 @@ def train(
                     state.best_epoch,
                 )
                 break
-    return TrainResult(status, state, history, run_dir)
+    return TrainResult(status, state, history, run_dir, stop.signum)
 
 
 def _restore(

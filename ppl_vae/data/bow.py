@@ -36,12 +36,17 @@ class LoadReport:
             more = " ..." if len(self.empty_lines) > 10 else ""
             logger.warning(
                 "%s: skipped %d empty document(s) at line(s) %s%s",
-                self.source, len(self.empty_lines), shown, more,
+                self.source,
+                len(self.empty_lines),
+                shown,
+                more,
             )
         if self.unknown_tokens:
             logger.warning(
                 "%s: dropped %d token(s) of %d word type(s) not in the vocabulary",
-                self.source, self.unknown_tokens, self.unknown_types,
+                self.source,
+                self.unknown_tokens,
+                self.unknown_types,
             )
 
     def to_dict(self) -> dict:
@@ -98,8 +103,10 @@ class BowCorpus:
     @property
     def lengths(self) -> np.ndarray:
         """Tokens per document, ``N_d``."""
-        return np.add.reduceat(self.counts, self.indptr[:-1]) if len(self.counts) else np.zeros(
-            len(self), dtype=np.float32
+        return (
+            np.add.reduceat(self.counts, self.indptr[:-1])
+            if len(self.counts)
+            else np.zeros(len(self), dtype=np.float32)
         )
 
     @property
@@ -113,8 +120,10 @@ class BowCorpus:
         starts, ends = self.indptr[idx], self.indptr[idx + 1]
         sizes = ends - starts
         indptr = np.concatenate([[0], np.cumsum(sizes)])
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(idx) else (
-            np.zeros(0, dtype=np.int64)
+        take = (
+            np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+            if len(idx)
+            else (np.zeros(0, dtype=np.int64))
         )
         labels = [self.labels[i] for i in idx] if self.labels is not None else None
         return BowCorpus(indptr, self.indices[take], self.counts[take], self.vocab, labels)
@@ -127,8 +136,10 @@ class BowCorpus:
         starts, ends = self.indptr[idx], self.indptr[idx + 1]
         sizes = ends - starts
         rows = np.repeat(np.arange(len(idx)), sizes)
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(idx) else (
-            np.zeros(0, dtype=np.int64)
+        take = (
+            np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+            if len(idx)
+            else (np.zeros(0, dtype=np.int64))
         )
         out = torch.zeros(len(idx), self.vocab_size)
         out[torch.from_numpy(rows), torch.from_numpy(self.indices[take])] = torch.from_numpy(
@@ -174,4 +185,6 @@ class BowCorpus:
         return cls(indptr, cols, counts[rows, cols], vocab)
 
     def __repr__(self) -> str:
-        return f"BowCorpus(documents={len(self)}, vocab={self.vocab_size}, tokens={self.num_tokens})"
+        return (
+            f"BowCorpus(documents={len(self)}, vocab={self.vocab_size}, tokens={self.num_tokens})"
+        )

@@ -85,7 +85,9 @@ def load_documents(
     if (root / "train.feat").exists():
         vocab_file = next((root / v for v in VOCAB_FILES if (root / v).exists()), None)
         if vocab_file is None:
-            raise DataError(root, f"no vocabulary file ({' or '.join(VOCAB_FILES)}) beside train.feat")
+            raise DataError(
+                root, f"no vocabulary file ({' or '.join(VOCAB_FILES)}) beside train.feat"
+            )
         vocab = load_vocab(vocab_file)
         train = load_feat(root / "train.feat", vocab)
         test = load_feat(_require(root, "test.feat"), vocab)

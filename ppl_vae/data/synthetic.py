@@ -104,5 +104,11 @@ def make_synthetic_corpus(spec: SyntheticSpec | None = None) -> SyntheticCorpus:
     valid, z_valid = draw(spec.valid_docs)
     test, z_test = draw(spec.test_docs)
     return SyntheticCorpus(
-        spec, train, valid, test, loadings, bias, {"train": z_train, "valid": z_valid, "test": z_test}
+        spec,
+        train,
+        valid,
+        test,
+        loadings,
+        bias,
+        {"train": z_train, "valid": z_valid, "test": z_test},
     )

@@ -34,7 +34,9 @@ def build_vocab(
         counter.update(doc)
     for s in specials:
         counter.pop(s, None)
-    words = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
+    words = sorted(
+        (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
+    )
     if max_size is not None:
         words = words[: max(0, max_size - len(specials))]
     return list(specials) + words

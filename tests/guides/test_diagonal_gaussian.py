@@ -1,0 +1,44 @@
+import pyro
+import pytest
+import torch
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
+from pyro import poutine
+from pyro.infer import SVI, Trace_ELBO, TraceMeanField_ELBO
+
+
+def latent_shapes(trace):
+    return {
+        name: site["value"].shape
+        for name, site in trace.nodes.items()
+        if site["type"] == "sample" and not site["is_observed"] and name != "documents"
+    }
+
+
+@pytest.mark.parametrize("hidden", [(), (16,), (16, 8)], ids=["linear", "one-layer", "two-layer"])
+def test_guide_samples_the_models_latent_site(hidden):
+    model, guide = NVDM(12, 3), DiagonalGaussianGuide(12, 3, hidden_sizes=hidden)
+    x = torch.randint(0, 3, (4, 12)).float()
+    g = poutine.trace(guide).get_trace(x)
+    m = poutine.trace(model).get_trace(x)
+    assert latent_shapes(g) == latent_shapes(m) == {"z": torch.Size([4, 3])}
+    loc, scale = guide.encode(x)
+    assert torch.allclose(scale, torch.ones_like(scale))  # log-sigma layer starts at zero
+
+
+@pytest.mark.parametrize("elbo", [Trace_ELBO, TraceMeanField_ELBO], ids=["trace", "meanfield"])
+def test_svi_step_lowers_the_loss_on_a_fixed_batch(elbo, tiny_corpus):
+    V = tiny_corpus.train.vocab_size
+    model, guide = NVDM(V, 3), DiagonalGaussianGuide(V, 3, hidden_sizes=(32,))
+    svi = SVI(model, guide, pyro.optim.Adam({"lr": 1e-2}), elbo(num_particles=4))
+    x = tiny_corpus.train.dense(range(64))
+    first = sum(svi.evaluate_loss(x) for _ in range(10)) / 10
+    for _ in range(150):
+        svi.step(x)
+    last = sum(svi.evaluate_loss(x) for _ in range(10)) / 10
+    assert last < first - 0.05 * abs(first)
+
+
+def test_unknown_input_transform():
+    with pytest.raises(ValueError, match="input_transform"):
+        DiagonalGaussianGuide(5, 2, input_transform="tfidf")

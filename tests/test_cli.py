@@ -1,0 +1,190 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ppl_vae.cli import main
+from ppl_vae.data import save_feat, save_vocab
+from ppl_vae.runs import read_metrics
+
+SMALL = ["--latent-dim", "8", "--hidden", "32", "--no-progress", "--eval-samples", "5"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "nvdm", "--out", str(out), "--epochs", "2", *SMALL]) == 0
+    return out
+
+
+def test_train_on_the_embedded_corpus_reports_metrics_recovery_and_topics(trained_run, capsys):
+    main(["evaluate", str(trained_run), "--samples", "3", "--no-progress"])
+    assert "perplexity per document, ELBO bound" in capsys.readouterr().out
+    assert {
+        "checkpoint.pt",
+        "best.pt",
+        "metrics.jsonl",
+        "curves.png",
+        "config.json",
+        "vocab.txt",
+    } <= {p.name for p in trained_run.iterdir()}
+    assert len(read_metrics(trained_run)) == 2
+
+
+def test_train_prints_tables(tmp_path, capsys):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL])
+    out = capsys.readouterr().out
+    for text in (
+        "completed after 1 epochs",
+        "perplexity over corpus, IW (5 samples)",
+        "recovery of the generating model",
+        "topics (top words",
+        "z[",
+    ):
+        assert text in out
+
+
+def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--samples", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in (
+        "ppl_doc_elbo",
+        "ppl_doc_iw",
+        "ppl_corpus_elbo",
+        "ppl_corpus_iw",
+        "kl",
+        "active_units",
+    ):
+        assert isinstance(result[key], (int, float))
+    assert result["split"] == "test" and result["num_samples"] == 4
+    assert result["ppl_doc_iw"] <= result["ppl_doc_elbo"]
+
+
+def test_topics(trained_run, capsys):
+    assert main(["topics", str(trained_run), "--k", "4", "--json"]) == 0
+    topics = json.loads(capsys.readouterr().out)
+    assert len(topics) == 8 and all(len(words) == 4 for words in topics.values())
+
+
+def test_resume_extends_a_run(tmp_path):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL, "--eval-samples", "0"])
+    main(
+        [
+            "train",
+            "nvdm",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "2",
+            "--resume",
+            "--no-progress",
+            "--eval-samples",
+            "0",
+        ]
+    )
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_vocabulary_mismatch_is_a_clear_error(trained_run, tmp_path, tiny_corpus, capsys):
+    save_feat(tiny_corpus.train, tmp_path / "train.feat")
+    save_feat(tiny_corpus.test, tmp_path / "test.feat")
+    save_vocab(tiny_corpus.vocab, tmp_path / "vocab.new")
+    assert main(["evaluate", str(trained_run), "--data", str(tmp_path), "--samples", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "vocabulary does not match checkpoint" in err and "60 words" in err
+
+
+def test_bad_data_is_reported_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "train.feat").write_text("1 1:1\n1 9:1\n")
+    (tmp_path / "test.feat").write_text("1 1:1\n")
+    (tmp_path / "vocab.new").write_text("a 1\nb 1\n")
+    assert main(["train", "nvdm", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "train.feat:2: word id 9 out of range 1..2" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_reported(trained_run, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "best.pt").write_bytes((trained_run / "best.pt").read_bytes()[:1000])
+    assert main(["evaluate", str(bad)]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["train"], ["evaluate"], ["topics"]], ids=["top", "train", "evaluate", "topics"]
+)
+def test_help_explains_every_flag(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    if argv == ["train"]:
+        for flag in (
+            "--data",
+            "--out",
+            "--resume",
+            "--anneal",
+            "--beta",
+            "--lr-decay",
+            "--patience",
+            "--device",
+            "--no-progress",
+            "--seed",
+        ):
+            assert flag in out
+
+
+def test_sigterm_leaves_a_resumable_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ppl_vae",
+            "train",
+            "nvdm",
+            "--out",
+            str(out),
+            "--epochs",
+            "500",
+            "--latent-dim",
+            "4",
+            "--hidden",
+            "16",
+            "--no-progress",
+            "--eval-samples",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    deadline = time.time() + 120
+    while not read_metrics(out) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "checkpoint saved" in stdout and "Traceback" not in stderr
+    assert (
+        main(
+            [
+                "train",
+                "nvdm",
+                "--out",
+                str(out),
+                "--resume",
+                "--epochs",
+                str(len(read_metrics(out)) + 1),
+                "--no-progress",
+                "--eval-samples",
+                "0",
+            ]
+        )
+        == 0
+    )

@@ -1,0 +1,34 @@
+import math
+
+import pyro.distributions as dist
+import pytest
+import torch
+
+from ppl_vae.distributions import BagOfWords
+
+
+def test_log_prob_is_sum_of_counts_times_log_probs_without_coefficient():
+    logits = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]])
+    x = torch.tensor([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    p = torch.softmax(logits, -1)
+    by_hand = torch.tensor([2 * math.log(p[0, 0]) + math.log(p[0, 2]), 3 * math.log(1 / 3)])
+    got = BagOfWords(logits).log_prob(x)
+    assert torch.allclose(got, by_hand, atol=1e-6)
+    # Multinomial adds log(N! / prod x_v!): log 3 for [2, 0, 1] and log 6 for [1, 1, 1]
+    mult = dist.Multinomial(3, logits=logits).log_prob(x)
+    assert torch.allclose(mult - got, torch.tensor([math.log(3), math.log(6)]), atol=1e-5)
+
+
+def test_sample_has_requested_lengths_and_frequencies():
+    torch.manual_seed(0)
+    d = BagOfWords(
+        torch.tensor([0.0, 1.0, 2.0]).expand(2000, 3), total_count=torch.full((2000,), 7)
+    )
+    x = d.sample()
+    assert x.shape == (2000, 3) and (x.sum(-1) == 7).all()
+    assert torch.allclose(x.mean(0) / 7, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0), atol=0.02)
+
+
+def test_validation_rejects_non_counts():
+    with pytest.raises(ValueError):
+        BagOfWords(torch.zeros(3), validate_args=True).log_prob(torch.tensor([0.5, 1.0, 0.0]))

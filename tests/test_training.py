@@ -1,0 +1,151 @@
+import math
+import os
+import signal
+
+import pyro
+import pytest
+import torch
+from ppl_vae.models import NVDM
+
+from ppl_vae.checkpoint import load_checkpoint
+from ppl_vae.config import TrainConfig
+from ppl_vae.registry import build
+from ppl_vae.runs import read_metrics
+from ppl_vae.training import BEST, CHECKPOINT, TrainingDiverged, train
+
+
+def setup(corpus, epochs, **overrides):
+    settings = dict(
+        latent_dim=3,
+        guide_kwargs={"hidden_sizes": [16]},
+        epochs=epochs,
+        batch_size=32,
+        lr=1e-2,
+        seed=0,
+    )
+    cfg = TrainConfig(**{**settings, **overrides})
+    pyro.set_rng_seed(0)
+    model, guide = build(cfg, corpus.train.vocab_size)
+    return cfg, model, guide
+
+
+def run(corpus, epochs, run_dir, resume=False, train_data=None, **overrides):
+    cfg, model, guide = setup(corpus, epochs, **overrides)
+    result = train(
+        model,
+        guide,
+        train_data or corpus.train,
+        corpus.valid,
+        cfg,
+        run_dir=run_dir,
+        resume=resume,
+        progress=False,
+    )
+    return result, model, guide
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+class Interrupt:
+    """Wraps a corpus; sends ``signum`` to this process while making batch number ``at``."""
+
+    def __init__(self, corpus, at, signum):
+        self.corpus, self.at, self.signum, self.calls = corpus, at, signum, 0
+
+    def __len__(self):
+        return len(self.corpus)
+
+    def batch_indices(self, *args, **kwargs):
+        return self.corpus.batch_indices(*args, **kwargs)
+
+    def make_batch(self, idx, device):
+        self.calls += 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), self.signum)
+        return self.corpus.make_batch(idx, device)
+
+
+def test_training_writes_metrics_and_improves(tmp_path, tiny_corpus):
+    result, _, _ = run(tiny_corpus, 4, tmp_path)
+    records = read_metrics(tmp_path)
+    assert result.status == "completed" and [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[-1]["valid_elbo"] > records[0]["valid_elbo"]
+    assert {"train_loss", "train_kl", "beta", "valid_kl", "valid_active_units"} <= set(records[0])
+    assert (tmp_path / BEST).exists()
+
+
+def test_resume_at_epoch_boundary_matches_an_uninterrupted_run(tmp_path, tiny_corpus):
+    _, full_model, full_guide = run(tiny_corpus, 3, tmp_path / "full")
+    run(tiny_corpus, 2, tmp_path / "split")
+    result, model, guide = run(tiny_corpus, 3, tmp_path / "split", resume=True)
+    assert result.state.epoch == 3
+    assert same_weights(model, full_model) and same_weights(guide, full_guide)
+    untimed = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert untimed(read_metrics(tmp_path / "split")) == untimed(read_metrics(tmp_path / "full"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_epoch_saves_a_checkpoint_that_resumes_exactly(tmp_path, tiny_corpus, signum):
+    _, full_model, full_guide = run(tiny_corpus, 2, tmp_path / "full")
+    interrupted = Interrupt(tiny_corpus.train, at=11, signum=signum)  # epoch 2, batch 3
+    result, _, _ = run(tiny_corpus, 2, tmp_path / "cut", train_data=interrupted)
+    assert result.status == "interrupted" and result.signum == signum
+    saved = load_checkpoint(tmp_path / "cut" / CHECKPOINT)["state"]
+    assert (saved["epoch"], saved["batch"], saved["step"]) == (1, 3, 11)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    result, model, guide = run(tiny_corpus, 2, tmp_path / "cut", resume=True)
+    assert result.status == "completed"
+    assert same_weights(model, full_model) and same_weights(guide, full_guide)
+
+
+class NaNAfter(NVDM):
+    def __init__(self, *args, at, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at, self.calls = at, 0
+
+    def forward(self, x, annealing_factor=1.0):
+        z = super().forward(x, annealing_factor)
+        self.calls += torch.is_grad_enabled()  # count SVI steps, not KL logging or validation
+        if self.calls >= self.at:
+            pyro.factor("boom", torch.tensor(math.nan))
+        return z
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+    tmp_path, tiny_corpus
+):
+    cfg, _, guide = setup(tiny_corpus, 5)
+    model = NaNAfter(tiny_corpus.train.vocab_size, 3, at=20)  # epoch 3 (8 steps per epoch)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 3, step 20") as err:
+        train(
+            model,
+            guide,
+            tiny_corpus.train,
+            tiny_corpus.valid,
+            cfg,
+            run_dir=tmp_path,
+            progress=False,
+        )
+    assert str(tmp_path / CHECKPOINT) in str(err.value)
+    payload = load_checkpoint(tmp_path / CHECKPOINT)
+    assert payload["state"]["epoch"] == 2 and payload["state"]["step"] == 16
+    assert all(torch.isfinite(t).all() for t in payload["model"].values())
+
+
+def test_beta_zero_trains(tmp_path, tiny_corpus):
+    result, _, _ = run(tiny_corpus, 1, tmp_path, beta=0.0)
+    assert result.status == "completed"
+    assert read_metrics(tmp_path)[0]["beta"] == 0.0
+
+
+def test_annealing_schedule_is_logged(tmp_path, tiny_corpus):
+    run(tiny_corpus, 3, tmp_path, anneal="linear", anneal_epochs=2.0)
+    betas = [r["beta"] for r in read_metrics(tmp_path)]
+    assert betas[0] < betas[1] <= betas[2] == 1.0
+
+
+def test_early_stopping(tmp_path, tiny_corpus):
+    result, _, _ = run(tiny_corpus, 50, tmp_path, patience=1, lr=0.5)
+    assert result.status == "early_stopped" and result.state.epoch < 50
