@@ -47,6 +47,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="where to run (default: cuda when available, else cpu)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; use 1 beside other busy jobs)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
 
 
@@ -133,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-decay",
         type=float,
         default=None,
-        help="multiply the learning rate by this after each epoch (default 0.99)",
+        help="multiply the learning rate by this after each epoch (default 0.995)",
     )
     tr.add_argument(
         "--clip-norm",
@@ -233,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs or (40 if synthetic else 300),
         batch_size=args.batch_size,
         lr=args.lr if args.lr is not None else 1e-3,
-        lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
+        lr_decay=args.lr_decay if args.lr_decay is not None else 0.995,
         clip_norm=args.clip_norm,
         patience=args.patience if args.patience is not None else 30,
         seed=args.seed,
@@ -354,6 +360,8 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "topics": cmd_topics}
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     try:
         return COMMANDS[args.command](args)
     except (DataError, CheckpointError) as e:
