@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=None,
-        help="maximum epochs (default: 300 on a corpus directory, 40 on the synthetic corpus)",
+        help="maximum epochs (default: 150 on a corpus directory, 40 on the synthetic corpus)",
     )
     tr.add_argument("--batch-size", type=int, default=64, help="documents per step (default 64)")
     tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
@@ -139,7 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-decay",
         type=float,
         default=None,
-        help="multiply the learning rate by this after each epoch (default 0.995)",
+        help="multiply the learning rate by this after each epoch (default 0.99)",
+    )
+    tr.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="decoupled weight decay (AdamW) when > 0 (default 0: plain Adam)",
     )
     tr.add_argument(
         "--clip-norm",
@@ -236,10 +242,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         beta=args.beta,
         beta_start=args.beta_start,
         anneal_epochs=args.anneal_epochs if args.anneal != "constant" else 0.0,
-        epochs=args.epochs or (40 if synthetic else 300),
+        epochs=args.epochs or (40 if synthetic else 150),
         batch_size=args.batch_size,
         lr=args.lr if args.lr is not None else 1e-3,
-        lr_decay=args.lr_decay if args.lr_decay is not None else 0.995,
+        lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
+        weight_decay=args.weight_decay,
         clip_norm=args.clip_norm,
         patience=args.patience if args.patience is not None else 30,
         seed=args.seed,
