@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="decoupled weight decay (AdamW) when > 0 (default 0: plain Adam)",
     )
     tr.add_argument(
+        "--ema",
+        type=float,
+        default=0.999,
+        help="evaluate and save an exponential moving average of the weights with this decay; "
+        "0 = use the last weights (default 0.999)",
+    )
+    tr.add_argument(
         "--clip-norm",
         type=float,
         default=None,
@@ -247,6 +254,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else 1e-3,
         lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
         weight_decay=args.weight_decay,
+        ema_decay=args.ema,
         clip_norm=args.clip_norm,
         patience=args.patience if args.patience is not None else 30,
         seed=args.seed,

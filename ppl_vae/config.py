@@ -33,6 +33,7 @@ class TrainConfig:
     lr: float = 5e-4
     lr_decay: float = 1.0  # lr multiplied by this after every epoch
     weight_decay: float = 0.0  # decoupled (AdamW) when > 0
+    ema_decay: float = 0.0  # evaluate an exponential moving average of the weights; 0 = off
     clip_norm: float | None = None
     patience: int = 0  # early stopping: epochs without validation improvement; 0 = off
     valid_samples: int = 1

@@ -94,7 +94,10 @@ class LoadedRun:
 def load_run(
     run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
 ) -> LoadedRun:
-    """Rebuild the model and guide of a run from ``best.pt`` (or ``checkpoint.pt``)."""
+    """Rebuild the model and guide of a run from ``best.pt`` (or ``checkpoint.pt``).
+
+    When the run kept a moving average of its weights (``ema_decay > 0``), those are loaded.
+    """
     run_dir = Path(run_dir)
     path = run_dir / (BEST if which == "best" else CHECKPOINT)
     if which == "best" and not path.exists():
@@ -105,9 +108,10 @@ def load_run(
     if not vocab:
         raise CheckpointError(f"{path}: checkpoint holds no vocabulary")
     model, guide = build(config, len(vocab))
+    weights = payload.get("average") or [payload["model"], payload["guide"]]
     try:
-        model.load_state_dict(payload["model"])
-        guide.load_state_dict(payload["guide"])
+        model.load_state_dict(weights[0])
+        guide.load_state_dict(weights[1])
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit the saved config: {e}") from e
     model.to(device).eval()

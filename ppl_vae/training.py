@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from pyro.infer import SVI
 from tqdm.auto import tqdm
 
 from ppl_vae.annealing import make_schedule
+from ppl_vae.averaging import ParameterAverage
 from ppl_vae.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ppl_vae.config import TrainConfig
 from ppl_vae.evaluation import estimate_items, particle_terms, summarize
@@ -157,12 +159,15 @@ def train(
         start=config.beta_start,
     )
 
+    average = ParameterAverage([model, guide], config.ema_decay) if config.ema_decay else None
+    evaluated = average.applied if average else nullcontext  # weights used for validation
+
     state = TrainState()
     history: list[dict] = []
     if resume:
         if run_dir is None:
             raise ValueError("resume needs a run_dir")
-        state, history = _restore(run_dir, model, guide, optim)
+        state, history = _restore(run_dir, model, guide, optim, average)
         logger.info("resumed at epoch %d, batch %d (step %d)", state.epoch, state.batch, state.step)
 
     def checkpoint(path: Path) -> None:
@@ -176,6 +181,7 @@ def train(
                 "rng": rng_state(),
                 "state": asdict(state),
                 "extra": extra or {},
+                **({"average": average.state_dicts()} if average else {}),
             },
         )
 
@@ -219,6 +225,8 @@ def train(
                         f"(beta={beta:.3g}, lr={lr_now['lr']:.3g}){kept}. Try a lower --lr or "
                         "--clip-norm."
                     )
+                if average is not None:
+                    average.update()
                 n = len(idx)
                 state.sums["loss"] += loss
                 state.sums["items"] += n
@@ -257,14 +265,15 @@ def train(
             if valid_data is not None:
                 model.eval()
                 guide.eval()
-                summary = summarize(
-                    estimate_items(
-                        model,
-                        guide,
-                        valid_data.eval_batches(500, device),
-                        num_samples=config.valid_samples,
+                with evaluated():
+                    summary = summarize(
+                        estimate_items(
+                            model,
+                            guide,
+                            valid_data.eval_batches(500, device),
+                            num_samples=config.valid_samples,
+                        )
                     )
-                )
                 record.update(
                     valid_elbo=summary.elbo,
                     valid_kl=summary.kl,
@@ -305,11 +314,17 @@ def train(
 
 
 def _restore(
-    run_dir: Path, model: torch.nn.Module, guide: torch.nn.Module, optim: pyro.optim.PyroOptim
+    run_dir: Path,
+    model: torch.nn.Module,
+    guide: torch.nn.Module,
+    optim: pyro.optim.PyroOptim,
+    average: ParameterAverage | None,
 ) -> tuple[TrainState, list[dict]]:
     payload = load_checkpoint(run_dir / CHECKPOINT)
     model.load_state_dict(payload["model"])
     guide.load_state_dict(payload["guide"])
+    if average is not None:
+        average.load_state_dicts(payload["average"])
     optim.set_state(payload["optim"])
     set_rng_state(payload["rng"])
     state = TrainState(**payload["state"])

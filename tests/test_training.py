@@ -76,10 +76,11 @@ def test_training_writes_metrics_and_improves(tmp_path, tiny_corpus):
     assert (tmp_path / BEST).exists()
 
 
-def test_resume_at_epoch_boundary_matches_an_uninterrupted_run(tmp_path, tiny_corpus):
-    _, full_model, full_guide = run(tiny_corpus, 3, tmp_path / "full")
-    run(tiny_corpus, 2, tmp_path / "split")
-    result, model, guide = run(tiny_corpus, 3, tmp_path / "split", resume=True)
+@pytest.mark.parametrize("ema", [0.0, 0.9], ids=["last-weights", "averaged-weights"])
+def test_resume_at_epoch_boundary_matches_an_uninterrupted_run(tmp_path, tiny_corpus, ema):
+    _, full_model, full_guide = run(tiny_corpus, 3, tmp_path / "full", ema_decay=ema)
+    run(tiny_corpus, 2, tmp_path / "split", ema_decay=ema)
+    result, model, guide = run(tiny_corpus, 3, tmp_path / "split", resume=True, ema_decay=ema)
     assert result.state.epoch == 3
     assert same_weights(model, full_model) and same_weights(guide, full_guide)
     untimed = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
@@ -149,3 +150,15 @@ def test_annealing_schedule_is_logged(tmp_path, tiny_corpus):
 def test_early_stopping(tmp_path, tiny_corpus):
     result, _, _ = run(tiny_corpus, 50, tmp_path, patience=1, lr=0.5)
     assert result.status == "early_stopped" and result.state.epoch < 50
+
+
+def test_load_run_evaluates_the_averaged_weights(tmp_path, tiny_corpus):
+    from ppl_vae.runs import load_run, run_training
+
+    cfg, _, _ = setup(tiny_corpus, 2, ema_decay=0.9, data=tiny_corpus.source)
+    run_training(cfg, tmp_path, progress=False)
+    payload = load_checkpoint(tmp_path / CHECKPOINT)
+    averaged = payload["average"][0]["decoder.weight"]
+    assert not torch.equal(averaged, payload["model"]["decoder.weight"])
+    loaded = load_run(tmp_path, which="last")
+    assert torch.equal(loaded.model.decoder.weight.detach(), averaged)

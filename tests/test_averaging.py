@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from ppl_vae.averaging import ParameterAverage
+
+
+def test_average_follows_the_update_rule_and_swaps_back():
+    m = torch.nn.Linear(2, 1)
+    start = [p.detach().clone() for p in m.parameters()]
+    avg = ParameterAverage([m], decay=0.9)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    avg.update()
+    avg.update()
+    live = [p.detach().clone() for p in m.parameters()]
+    expected = [s + (1 - 0.9**2) * 1.0 for s in start]  # a <- 0.9 a + 0.1 (s + 1), twice
+    with avg.applied():
+        assert all(torch.allclose(p, e) for p, e in zip(m.parameters(), expected))
+    assert all(torch.equal(p, v) for p, v in zip(m.parameters(), live))
+    restored = ParameterAverage([torch.nn.Linear(2, 1)], decay=0.9)
+    restored.load_state_dicts(avg.state_dicts())
+    assert all(torch.equal(a, b) for a, b in zip(restored.shadow[0], avg.shadow[0]))
+
+
+def test_decay_must_be_a_fraction():
+    with pytest.raises(ValueError):
+        ParameterAverage([torch.nn.Linear(1, 1)], decay=1.0)
