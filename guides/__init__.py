@@ -1,5 +1,6 @@
 """Inference networks, as Pyro guides (installed as ``ppl_vae.guides``)."""
 
+from ppl_vae.guides.bernoulli import BernoulliGuide
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
 
-__all__ = ["DiagonalGaussianGuide"]
+__all__ = ["BernoulliGuide", "DiagonalGaussianGuide"]

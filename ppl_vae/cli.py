@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import pyro
 import torch
 
 from ppl_vae.annealing import SCHEDULES
@@ -16,14 +17,18 @@ from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import SYNTHETIC, DataError, load_documents
 from ppl_vae.evaluation import evaluate
-from ppl_vae.objectives import OBJECTIVES
-from ppl_vae.registry import GUIDES
+from ppl_vae.objectives import ANNEALABLE, OBJECTIVES
+from ppl_vae.registry import DEFAULT_GUIDE, DEFAULT_OBJECTIVE, GUIDES, MODELS
 from ppl_vae.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.runs import check_vocab, load_run, run_training
 from ppl_vae.topics import dimensions_by_activity
 from ppl_vae.training import TrainingDiverged
 
 logger = logging.getLogger("ppl_vae")
+
+
+class UsageError(ValueError):
+    """A combination of flags that cannot work."""
 
 
 def _default_device() -> str:
@@ -68,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model by SVI",
         description="Train a model and guide by SVI, then evaluate on test.",
     )
-    tr.add_argument("model", choices=["nvdm"], help="the generative model")
+    tr.add_argument(
+        "model",
+        choices=sorted(MODELS),
+        help="the generative model: nvdm (Gaussian latent) or sbn (binary latent units)",
+    )
     tr.add_argument(
         "--data",
         default=None,
@@ -84,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--guide",
-        default="diagonal",
-        choices=sorted(GUIDES["nvdm"]),
-        help="the inference network (default: diagonal)",
+        default=None,
+        choices=sorted({g for gs in GUIDES.values() for g in gs}),
+        help="the inference network (default: diagonal for nvdm, bernoulli for sbn)",
     )
     tr.add_argument("--latent-dim", type=int, default=50, help="latent dimension K (default 50)")
     tr.add_argument(
@@ -97,11 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--objective",
-        default="meanfield",
+        default=None,
         choices=OBJECTIVES,
-        help="trace = Trace_ELBO; meanfield = TraceMeanField_ELBO, analytic KL (default)",
+        help="trace = Trace_ELBO; meanfield = TraceMeanField_ELBO with analytic KL (default for "
+        "nvdm); nvil = TraceGraph_ELBO with the guide's learned baseline (default for sbn); "
+        "wake-sleep; rws = reweighted wake-sleep",
     )
-    tr.add_argument("--particles", type=int, default=1, help="ELBO particles per step (default 1)")
+    tr.add_argument(
+        "--particles",
+        type=int,
+        default=1,
+        help="ELBO particles per step, or K for rws (default 1; rws uses at least 2)",
+    )
     tr.add_argument(
         "--anneal",
         default="constant",
@@ -213,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="best validation checkpoint or the last one (default best)",
     )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--seed", type=int, default=0, help="seed for the guide's samples (default 0)")
     _add_common(ev)
 
     tp = sub.add_parser(
@@ -238,6 +255,19 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     synthetic = args.data is None or args.data == SYNTHETIC
+    args.guide = args.guide or DEFAULT_GUIDE[args.model]
+    args.objective = args.objective or DEFAULT_OBJECTIVE[args.model]
+    if args.guide not in GUIDES[args.model]:
+        raise UsageError(
+            f"guide {args.guide!r} does not fit model {args.model!r}; choose from "
+            f"{', '.join(sorted(GUIDES[args.model]))}"
+        )
+    annealed = args.anneal != "constant" or args.beta != 1.0
+    if annealed and args.objective not in ANNEALABLE:
+        raise UsageError(
+            f"the {args.objective} objective cannot be combined with KL annealing (it has no KL "
+            f"term to weight); use --anneal constant --beta 1, or one of {', '.join(ANNEALABLE)}"
+        )
     config = TrainConfig(
         model=args.model,
         guide=args.guide,
@@ -278,6 +308,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 128 + (result.signum or signal.SIGINT)
     if args.eval_samples > 0:
+        pyro.set_rng_seed(args.seed)
         _report(
             args.out,
             None,
@@ -322,22 +353,14 @@ def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> di
                 f"{rec['ppl_doc_unigram']:.1f}"
             )
     if n_topics:
-        latent = _latent_means(run, corpus, device)
-        dims = dimensions_by_activity(latent)[:n_topics]
+        dims = dimensions_by_activity(torch.as_tensor(ev.latent_means))[:n_topics]
         print(f"topics (top words of the {len(dims)} most active latent dimensions):")
         print(topics_table(run.model.topic_weights().cpu(), run.vocab, 10, dims))
     return out
 
 
-def _latent_means(run, corpus, device) -> torch.Tensor:
-    with torch.no_grad():
-        means = [
-            run.guide.encode(args[0])[0].cpu() for args, _ in corpus.eval_batches(1000, device)
-        ]
-    return torch.cat(means)
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    pyro.set_rng_seed(args.seed)
     out = _report(
         args.run_dir,
         args.data,
@@ -379,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         return COMMANDS[args.command](args)
-    except (DataError, CheckpointError) as e:
+    except (DataError, CheckpointError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyro
@@ -37,7 +37,7 @@ class SiteOutsidePlateError(ValueError):
     """A sample site is not inside the data plate, so per-datapoint weights are undefined."""
 
 
-def _per_item(log_prob: torch.Tensor, site: dict, plate: str, batch: int) -> torch.Tensor:
+def per_item(log_prob: torch.Tensor, site: dict, plate: str, batch: int) -> torch.Tensor:
     """Sum a site's log-prob over every dim but the data plate's, giving ``(batch,)``."""
     frame = next((f for f in site["cond_indep_stack"] if f.name == plate), None)
     if frame is None:
@@ -54,7 +54,8 @@ def _per_item(log_prob: torch.Tensor, site: dict, plate: str, batch: int) -> tor
     return lp.reshape(batch, -1).sum(1)
 
 
-def _site_log_prob(site: dict) -> torch.Tensor:
+def site_log_prob(site: dict) -> torch.Tensor:
+    """``log_prob`` of a site's value, with the site's mask applied (no scale)."""
     lp = site["fn"].log_prob(site["value"])
     if site.get("mask") is not None:
         lp = (
@@ -63,6 +64,36 @@ def _site_log_prob(site: dict) -> torch.Tensor:
             else (lp if site["mask"] else torch.zeros_like(lp))
         )
     return lp
+
+
+def observed_sites(trace) -> list[dict]:
+    return [
+        s
+        for s in trace.nodes.values()
+        if s["type"] == "sample" and s["is_observed"] and not site_is_subsample(s)
+    ]
+
+
+def latent_sites(trace) -> list[dict]:
+    return [
+        s
+        for s in trace.nodes.values()
+        if s["type"] == "sample" and not s["is_observed"] and not site_is_subsample(s)
+    ]
+
+
+def data_plate(model_trace, plate: str | None = None) -> tuple[str, int]:
+    """The data plate's name and size: ``plate`` if given, else the outermost vectorized plate
+    of the model's first observed site."""
+    observed = observed_sites(model_trace)
+    if not observed:
+        raise ValueError("the model has no observed sample site")
+    if plate is None:
+        frames = [f for f in observed[0]["cond_indep_stack"] if f.vectorized]
+        if not frames:
+            raise SiteOutsidePlateError(f"observed site {observed[0]['name']!r} is in no plate")
+        plate = min(frames, key=lambda f: f.dim).name
+    return plate, next(f.size for f in observed[0]["cond_indep_stack"] if f.name == plate)
 
 
 @dataclass
@@ -86,19 +117,7 @@ def particle_terms(
     """
     guide_tr = poutine.trace(guide).get_trace(*args, **kwargs)
     model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(*args, **kwargs)
-    observed = [
-        s
-        for s in model_tr.nodes.values()
-        if s["type"] == "sample" and s["is_observed"] and not site_is_subsample(s)
-    ]
-    if not observed:
-        raise ValueError("the model has no observed sample site")
-    if plate is None:
-        frames = [f for f in observed[0]["cond_indep_stack"] if f.vectorized]
-        if not frames:
-            raise SiteOutsidePlateError(f"observed site {observed[0]['name']!r} is in no plate")
-        plate = min(frames, key=lambda f: f.dim).name
-    batch = next(f.size for f in observed[0]["cond_indep_stack"] if f.name == plate)
+    plate, batch = data_plate(model_tr, plate)
 
     zeros = torch.zeros(batch, dtype=torch.float64)
     log_lik, log_prior, log_q, kl = zeros.clone(), zeros.clone(), zeros.clone(), zeros.clone()
@@ -106,19 +125,19 @@ def particle_terms(
     for name, site in model_tr.nodes.items():
         if site["type"] != "sample" or site_is_subsample(site):
             continue
-        lp = _per_item(_site_log_prob(site), site, plate, batch).double()
+        lp = per_item(site_log_prob(site), site, plate, batch).double()
         if site["is_observed"]:
             log_lik += lp.cpu()
             continue
         gsite = guide_tr.nodes.get(name)
         if gsite is None:
             raise ValueError(f"latent site {name!r} of the model is not sampled by the guide")
-        lq = _per_item(_site_log_prob(gsite), gsite, plate, batch).double()
+        lq = per_item(site_log_prob(gsite), gsite, plate, batch).double()
         log_prior += lp.cpu()
         log_q += lq.cpu()
         try:
             kl_site = kl_divergence(gsite["fn"], site["fn"])
-            kl += _per_item(kl_site, gsite, plate, batch).double().cpu()
+            kl += per_item(kl_site, gsite, plate, batch).double().cpu()
         except NotImplementedError:
             kl += (lq - lp).cpu()
         samples.append(gsite["value"].detach().reshape(batch, -1))
@@ -218,9 +237,10 @@ class Evaluation:
     documents: int
     tokens: int
     num_samples: int
+    latent_means: np.ndarray | None = field(default=None, repr=False)  # (D, K), E_q[z | x_d]
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "latent_means"}
 
 
 def summarize(est: ItemEstimates) -> Evaluation:
@@ -236,6 +256,7 @@ def summarize(est: ItemEstimates) -> Evaluation:
         documents=len(est.elbo),
         tokens=int(est.tokens.sum()),
         num_samples=est.num_samples,
+        latent_means=est.latent_mean,
     )
 
 

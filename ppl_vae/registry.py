@@ -7,13 +7,16 @@ from collections.abc import Callable
 from torch import nn
 
 from ppl_vae.config import TrainConfig
-from ppl_vae.guides import DiagonalGaussianGuide
-from ppl_vae.models import NVDM
+from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide
+from ppl_vae.models import NVDM, SigmoidBeliefNetwork
 
-MODELS: dict[str, Callable[..., nn.Module]] = {"nvdm": NVDM}
+MODELS: dict[str, Callable[..., nn.Module]] = {"nvdm": NVDM, "sbn": SigmoidBeliefNetwork}
 GUIDES: dict[str, dict[str, Callable[..., nn.Module]]] = {
     "nvdm": {"diagonal": DiagonalGaussianGuide},
+    "sbn": {"bernoulli": BernoulliGuide},
 }
+DEFAULT_GUIDE = {"nvdm": "diagonal", "sbn": "bernoulli"}
+DEFAULT_OBJECTIVE = {"nvdm": "meanfield", "sbn": "nvil"}
 
 
 def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:
