@@ -1,5 +1,7 @@
 """Generative models of text, as Pyro models (installed as ``ppl_vae.models``)."""
 
+from ppl_vae.models.mixture import MixtureOfMultinomials
 from ppl_vae.models.nvdm import NVDM
 from ppl_vae.models.sbn import SigmoidBeliefNetwork
 
+__all__ = ["MixtureOfMultinomials", "NVDM", "SigmoidBeliefNetwork"]

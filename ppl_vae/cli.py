@@ -17,6 +17,13 @@ from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import SYNTHETIC, DataError, load_documents
 from ppl_vae.evaluation import evaluate
+from ppl_vae.mixture_runs import (
+    MIXTURE,
+    evaluate_mixture,
+    is_mixture_run,
+    load_mixture,
+    train_mixture,
+)
 from ppl_vae.objectives import ANNEALABLE, OBJECTIVES
 from ppl_vae.registry import DEFAULT_GUIDE, DEFAULT_OBJECTIVE, GUIDES, MODELS
 from ppl_vae.report import evaluation_table, recovery_report, topics_table
@@ -75,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "model",
-        choices=sorted(MODELS),
-        help="the generative model: nvdm (Gaussian latent) or sbn (binary latent units)",
+        choices=sorted([*MODELS, MIXTURE]),
+        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), or "
+        "mixture (mixture of multinomials)",
     )
     tr.add_argument(
         "--data",
@@ -149,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="maximum epochs (default: 150 on a corpus directory, 40 on the synthetic corpus)",
     )
-    tr.add_argument("--batch-size", type=int, default=64, help="documents per step (default 64)")
+    tr.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="documents per step (default 64; 500 for mixture --algorithm svi)",
+    )
     tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     tr.add_argument(
         "--lr-decay",
@@ -202,6 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="show the top words of this many latent dimensions (default 10)",
     )
+    mix = tr.add_argument_group("mixture of multinomials")
+    mix.add_argument(
+        "--algorithm",
+        default="em",
+        choices=["em", "svi"],
+        help="exact EM, or SVI with the class enumerated (TraceEnum_ELBO) (default em)",
+    )
+    mix.add_argument("--k", type=int, default=20, help="number of classes K (default 20)")
+    mix.add_argument("--restarts", type=int, default=3, help="random restarts (default 3)")
+    mix.add_argument(
+        "--iterations", type=int, default=200, help="most EM iterations per restart (default 200)"
+    )
+    mix.add_argument(
+        "--beta-concentration",
+        type=float,
+        default=2.0,
+        help="Dirichlet prior on each class's words; 2 = add-one smoothing (default 2)",
+    )
     _add_common(tr)
 
     ev = sub.add_parser(
@@ -253,7 +284,37 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
+def cmd_train_mixture(args: argparse.Namespace) -> int:
+    if args.resume:
+        raise UsageError("mixture runs take seconds to minutes; --resume is not supported")
+    data = load_documents(args.data, valid_fraction=0.0, seed=args.seed)
+    fit = train_mixture(
+        data,
+        args.out,
+        args.algorithm,
+        args.k,
+        beta_concentration=args.beta_concentration,
+        restarts=args.restarts,
+        iterations=args.iterations,
+        epochs=args.epochs or 20,
+        batch_size=args.batch_size or 500,
+        lr=args.lr if args.lr is not None else 0.2,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    unit = "iterations" if args.algorithm == "em" else "epochs"
+    print(
+        f"fitted a mixture of {args.k} multinomials by {args.algorithm} ({fit.iterations} "
+        f"{unit}, {fit.seconds:.1f} s); run directory {args.out}"
+    )
+    if args.eval_samples > 0:
+        _report(args.out, None, "test", args.eval_samples, args.device, args.topics, False)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.model == MIXTURE:
+        return cmd_train_mixture(args)
     synthetic = args.data is None or args.data == SYNTHETIC
     args.guide = args.guide or DEFAULT_GUIDE[args.model]
     args.objective = args.objective or DEFAULT_OBJECTIVE[args.model]
@@ -280,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         beta_start=args.beta_start,
         anneal_epochs=args.anneal_epochs if args.anneal != "constant" else 0.0,
         epochs=args.epochs or (40 if synthetic else 150),
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 64,
         lr=args.lr if args.lr is not None else 1e-3,
         lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
         weight_decay=args.weight_decay,
@@ -322,9 +383,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> dict:
+    if is_mixture_run(run_dir):
+        return _report_mixture(run_dir, data_dir, split, n_topics)
     run = load_run(run_dir, device=device)
     data = load_documents(data_dir if data_dir else run.config.data, seed=run.config.seed)
-    check_vocab(run, data.vocab, str(data_dir or data.source.get("path", SYNTHETIC)))
+    source = str(data_dir or data.source.get("path", SYNTHETIC))
+    check_vocab(run.vocab, run.path, data.vocab, source)
     corpus = data.get(split)
     ev = evaluate(
         run.model, run.guide, corpus, num_samples=samples, device=device, progress=progress
@@ -359,6 +423,31 @@ def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> di
     return out
 
 
+def _report_mixture(run_dir, data_dir, split, n_topics) -> dict:
+    fit, config, vocab, path = load_mixture(run_dir)
+    data = load_documents(data_dir or config["data"], valid_fraction=0.0, seed=config["seed"])
+    check_vocab(vocab, path, data.vocab, str(data_dir or data.source.get("path", SYNTHETIC)))
+    out = {**evaluate_mixture(fit, data.get(split)), "split": split, "checkpoint": str(path)}
+    if n_topics is not None:
+        print(f"{split} evaluation of {path} (exact log p(x) by enumeration):")
+        print(
+            f"  perplexity per document {out['ppl_doc_elbo']:.1f}, over corpus "
+            f"{out['ppl_corpus_elbo']:.1f}; -log p(x) per document {out['nll_iw']:.2f} nats"
+        )
+        print(
+            f"  KL(p(z|x) || p(z)) {out['kl']:.3f} nats; components in use "
+            f"{out['active_units']} of {fit.num_components}"
+        )
+    if n_topics:
+        print("top words of each class:")
+        print(
+            topics_table(
+                fit.log_topics.T.float(), vocab, 10, list(range(min(n_topics, fit.num_components)))
+            )
+        )
+    return out
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     pyro.set_rng_seed(args.seed)
     out = _report(
@@ -376,19 +465,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    run = load_run(args.run_dir)
-    weights = run.model.topic_weights().cpu()
+    if is_mixture_run(args.run_dir):
+        fit, _, vocab, _ = load_mixture(args.run_dir)
+        weights = fit.log_topics.T.float()
+    else:
+        run = load_run(args.run_dir)
+        weights, vocab = run.model.topic_weights().cpu(), run.vocab
     dims = list(range(weights.shape[1]))[: args.dims]
     if args.json:
         from ppl_vae.topics import top_words
 
         print(
-            json.dumps(
-                {str(d): ws for d, ws in zip(dims, top_words(weights, run.vocab, args.k, dims))}
-            )
+            json.dumps({str(d): ws for d, ws in zip(dims, top_words(weights, vocab, args.k, dims))})
         )
     else:
-        print(topics_table(weights, run.vocab, args.k, dims))
+        print(topics_table(weights, vocab, args.k, dims))
     return 0
 
 

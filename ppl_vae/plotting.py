@@ -34,3 +34,15 @@ def plot_training_curves(history: list[dict], path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_objective(history: list[float], step: str, path: str | Path) -> Path:
+    """Save a training objective (e.g. EM's bound) against iteration as a PNG."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(range(len(history)), history)
+    ax.set(xlabel=step, ylabel="nats", title="training objective")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -120,16 +120,17 @@ def load_run(
     return LoadedRun(config, model, guide, list(vocab), payload["state"], path)
 
 
-def check_vocab(run: LoadedRun, vocab: list[str], source: str) -> None:
-    """Raise :class:`DataError` if ``vocab`` (of the data at ``source``) differs from the run's."""
-    if list(vocab) == run.vocab:
+def check_vocab(expected: list[str], checkpoint: Path, vocab: list[str], source: str) -> None:
+    """Raise :class:`DataError` if ``vocab`` (of the data at ``source``) differs from the
+    vocabulary ``expected`` by the run whose checkpoint is ``checkpoint``."""
+    if list(vocab) == list(expected):
         return
-    if len(vocab) != len(run.vocab):
-        detail = f"{len(vocab)} words, but the checkpoint was trained on {len(run.vocab)}"
+    if len(vocab) != len(expected):
+        detail = f"{len(vocab)} words, but the checkpoint was trained on {len(expected)}"
     else:
-        i = next(i for i, (a, b) in enumerate(zip(vocab, run.vocab)) if a != b)
-        detail = f"word {i + 1} is {vocab[i]!r}, but the checkpoint's is {run.vocab[i]!r}"
-    raise DataError(source, f"vocabulary does not match checkpoint {run.path}: {detail}")
+        i = next(i for i, (a, b) in enumerate(zip(vocab, expected)) if a != b)
+        detail = f"word {i + 1} is {vocab[i]!r}, but the checkpoint's is {expected[i]!r}"
+    raise DataError(source, f"vocabulary does not match checkpoint {checkpoint}: {detail}")
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -188,3 +188,83 @@ def test_sigterm_leaves_a_resumable_checkpoint(tmp_path):
         )
         == 0
     )
+
+
+@pytest.mark.parametrize("algorithm", ["em", "svi"])
+def test_mixture_train_evaluate_and_topics(tmp_path, capsys, algorithm):
+    out = str(tmp_path / algorithm)
+    assert (
+        main(
+            [
+                "train",
+                "mixture",
+                "--algorithm",
+                algorithm,
+                "--k",
+                "4",
+                "--out",
+                out,
+                "--epochs",
+                "2",
+                "--restarts",
+                "1",
+                "--no-progress",
+                "--topics",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "top words of each class" in capsys.readouterr().out
+    assert main(["evaluate", out, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ppl_doc_elbo"] == result["ppl_doc_iw"] and result["exact"] is True
+    for key in ("ppl_corpus_elbo", "ppl_corpus_iw", "kl", "active_units"):
+        assert key in result
+    assert main(["topics", out, "--k", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 4
+
+
+@pytest.mark.parametrize("objective", ["nvil", "wake-sleep", "rws"])
+def test_sbn_trains_with_each_discrete_objective(tmp_path, capsys, objective):
+    assert (
+        main(
+            [
+                "train",
+                "sbn",
+                "--objective",
+                objective,
+                "--out",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
+    assert "perplexity per document, IW" in capsys.readouterr().out
+
+
+def test_objectives_without_a_kl_term_refuse_annealing(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "nvdm",
+                "--objective",
+                "wake-sleep",
+                "--anneal",
+                "sigmoid",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "cannot be combined with KL annealing" in capsys.readouterr().err
+
+
+def test_guide_must_fit_the_model(tmp_path, capsys):
+    assert main(["train", "nvdm", "--guide", "bernoulli", "--out", str(tmp_path)]) == 2
+    assert "does not fit model 'nvdm'" in capsys.readouterr().err
