@@ -10,10 +10,17 @@
 
     python examples/lecture_story.py [--epochs 20] [--plot lecture_story.png]
 
-Expected output (seed 0, about two minutes on one core): a table in which EM's mixture has the
-highest held-out perplexity, the three NVDMs are far better than it, the VAE's is the lowest,
-and wake-sleep's importance-weighted estimate sits well below its ELBO (its guide is trained
-on dreams, not on the ELBO).
+Expected output (seed 0, about 20 seconds on one core; held-out per-document perplexity):
+
+    model                      trained by                    ppl (bound)  ppl (IW/exact)
+    mixture of multinomials    EM, K=8                             213.2           213.2
+    NVDM, 8-dim latent         VAE ELBO                            195.0           191.0
+    NVDM, 8-dim latent         wake-sleep                          199.1           192.9
+    NVDM, 8-dim latent         reweighted wake-sleep, K=5          196.0           190.4
+
+The mixture's log-likelihood is exact; the neural likelihood does better with no exact E-step.
+The VAE has the best bound; wake-sleep's bound is the loosest, since its guide is trained on
+dreams rather than on the bound; reweighted wake-sleep's importance-weighted estimate is best.
 """
 
 from __future__ import annotations
@@ -56,8 +63,10 @@ def run_inference(args, data):
             time.perf_counter() - start,
         )
     )
+    steps = list(zip(fit.history, fit.history[1:]))
+    monotone = "never fell" if all(b >= a for a, b in steps) else "FELL at some iteration"
     print(
-        f"EM: {fit.iterations} iterations; the bound rose monotonically from "
+        f"EM: {fit.iterations} iterations; the bound {monotone}, rising from "
         f"{fit.history[0]:.0f} to {fit.history[-1]:.0f} nats on train"
     )
 
@@ -100,7 +109,9 @@ def plot(rows, path):
     )
     ax.set_xticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel("held-out perplexity per document")
-    ax.legend()
+    values = [v for r in rows for v in r[2:4]]
+    ax.set_ylim(0.95 * min(values), 1.02 * max(values))  # a zoomed axis: compare the tops
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"saved {path}")

@@ -263,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed for the guide's samples (default 0)")
     _add_common(ev)
 
+    dl = sub.add_parser(
+        "download",
+        help="fetch a public corpus",
+        description="Download 20news (NVDM release) or ptb (Mikolov's Penn Treebank), checked "
+        "against their SHA-256.",
+    )
+    dl.add_argument("corpus", choices=["20news", "ptb"], help="which corpus")
+    dl.add_argument("--dest", default="data", help="directory to put it in (default data/)")
+
     tp = sub.add_parser(
         "topics",
         help="top words along each latent dimension",
@@ -483,7 +492,19 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "topics": cmd_topics}
+def cmd_download(args: argparse.Namespace) -> int:
+    from ppl_vae.data.download import download_corpus
+
+    print(f"corpus ready in {download_corpus(args.corpus, args.dest)}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "topics": cmd_topics,
+    "download": cmd_download,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
