@@ -9,6 +9,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 
+LOG_SCALE_MIN = -10.0
 INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 
@@ -59,7 +60,10 @@ class DiagonalGaussianGuide(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""
         h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        return self.loc(h), self.log_scale(h).exp()
+        # a floor on log sigma: ELBO training never comes near it (the KL term keeps sigma
+        # from 0), but objectives without that term (reweighted wake-sleep's wake-phase update
+        # fits q to a few weighted samples) can drive sigma to underflow and the gradient to inf
+        return self.loc(h), self.log_scale(h).clamp(min=LOG_SCALE_MIN).exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         pyro.module("encoder", self)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.distributions import BagOfWords
+from ppl_vae.distributions import BagOfWords, unigram_logits
 
 
 class NVDM(nn.Module):
@@ -43,9 +43,8 @@ class NVDM(nn.Module):
     def init_from_corpus(self, word_counts: torch.Tensor) -> None:
         """Start ``b`` at the log unigram frequencies (add-one smoothed) of the training words,
         so that ``z = 0`` already gives the background distribution."""
-        freq = torch.as_tensor(word_counts, dtype=torch.float32) + 1.0
         with torch.no_grad():
-            self.decoder.bias.copy_((freq / freq.sum()).log())
+            self.decoder.bias.copy_(unigram_logits(word_counts))
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         """Score the count matrix ``x``; ``annealing_factor`` is the KL weight beta."""

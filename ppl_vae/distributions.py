@@ -77,3 +77,10 @@ class BagOfWords(TorchDistribution):
             counts = torch.zeros(flat_logits.shape, dtype=self.logits.dtype, device=n.device)
             counts.scatter_add_(1, tokens.T, keep.T.to(counts.dtype))
         return counts.reshape(shape + self.event_shape)
+
+
+def unigram_logits(word_counts: torch.Tensor) -> torch.Tensor:
+    """Log frequencies of the words, add-one smoothed: a decoder bias that makes ``z = 0`` give
+    the background (unigram) distribution of the training corpus."""
+    freq = torch.as_tensor(word_counts, dtype=torch.float32) + 1.0
+    return (freq / freq.sum()).log()

@@ -42,3 +42,11 @@ def test_svi_step_lowers_the_loss_on_a_fixed_batch(elbo, tiny_corpus):
 def test_unknown_input_transform():
     with pytest.raises(ValueError, match="input_transform"):
         DiagonalGaussianGuide(5, 2, input_transform="tfidf")
+
+
+def test_log_sigma_has_a_floor():
+    guide = DiagonalGaussianGuide(5, 2, hidden_sizes=())
+    with torch.no_grad():
+        guide.log_scale.bias.fill_(-500.0)
+    _, scale = guide.encode(torch.ones(3, 5))
+    assert (scale > 0).all() and torch.allclose(scale, torch.full_like(scale, 4.54e-5), rtol=1e-2)
