@@ -2,5 +2,6 @@
 
 from ppl_vae.guides.bernoulli import BernoulliGuide
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
+from ppl_vae.guides.lstm_encoder import LSTMEncoderGuide
 
-__all__ = ["BernoulliGuide", "DiagonalGaussianGuide"]
+__all__ = ["BernoulliGuide", "DiagonalGaussianGuide", "LSTMEncoderGuide"]

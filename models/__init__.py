@@ -2,6 +2,8 @@
 
 from ppl_vae.models.mixture import MixtureOfMultinomials
 from ppl_vae.models.nvdm import NVDM
+from ppl_vae.models.rnnlm import RNNLM
 from ppl_vae.models.sbn import SigmoidBeliefNetwork
+from ppl_vae.models.sentence_vae import SentenceVAE
 
-__all__ = ["MixtureOfMultinomials", "NVDM", "SigmoidBeliefNetwork"]
+__all__ = ["MixtureOfMultinomials", "NVDM", "RNNLM", "SentenceVAE", "SigmoidBeliefNetwork"]

@@ -1,0 +1,69 @@
+"""The LSTM sentence decoder shared by the sentence VAE and the RNN language model.
+
+Batches follow :mod:`ppl_vae.data.sentences`: ``tokens`` is ``(B, T)`` with each sentence's
+words, then ``<eos>``, then ``<pad>``; ``lengths`` counts the predicted tokens (``<eos>``
+included). The decoder reads ``<bos>, x_1, ..., x_{T-1}`` and predicts ``x_1, ..., x_T``.
+Being left to right, its prediction at step t never depends on later inputs, so padding cannot
+change a sentence's log-likelihood.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def shift_right(tokens: torch.Tensor, bos_index: int) -> torch.Tensor:
+    """``<bos>`` followed by ``tokens[:, :-1]``: the decoder's inputs for targets ``tokens``."""
+    bos = tokens.new_full((tokens.shape[0], 1), bos_index)
+    return torch.cat([bos, tokens[:, :-1]], dim=1)
+
+
+def length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """``(B, steps)`` bool, True at the positions ``t < lengths[b]``."""
+    return torch.arange(steps, device=lengths.device) < lengths.unsqueeze(-1)
+
+
+class LSTMDecoder(nn.Module):
+    """Embedding, a one-layer LSTM and a linear map to the vocabulary.
+
+    :param context_dim: width of a vector concatenated to every input embedding (the sentence
+        VAE's ``z``); 0 for none.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        context_dim: int = 0,
+        pad_index: int = 0,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.hidden_dim = hidden_dim
+        self.context_dim = context_dim
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+        self.lstm = nn.LSTM(embedding_dim + context_dim, hidden_dim, batch_first=True)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+        context: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits ``(B, T, V)`` for input ids ``(B, T)``, and the final ``(h, c)``.
+
+        :param state: initial ``(h, c)``, each ``(B, hidden_dim)``; zeros if None.
+        :param context: ``(B, context_dim)``, appended to the input at every step.
+        """
+        x = self.embedding(inputs)
+        if self.context_dim:
+            if context is None:
+                raise ValueError("this decoder needs a context vector at every step")
+            x = torch.cat([x, context.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
+        if state is not None:
+            state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())
+        out, (h, c) = self.lstm(x, state)
+        return self.output(out), (h.squeeze(0), c.squeeze(0))

@@ -1,0 +1,60 @@
+"""The LSTM language model: the sentence VAE's decoder with no latent variable.
+
+The baseline of Bowman et al. (2016), "Generating Sentences from a Continuous Space", CoNLL.
+"""
+
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
+from torch import nn
+
+
+class RNNLM(nn.Module):
+    r"""``p(x) = prod_t p(x_t | x_{<t})`` with an LSTM started from zeros.
+
+    A Pyro model with the observed site ``"x"`` only (masked past each sentence's length, event
+    shape ``(T,)``) in the plate ``"sentences"``; it takes the sentence VAE's arguments, and
+    ``annealing_factor`` is accepted and ignored. Pair it with an empty guide for SVI, or use
+    :meth:`nll` for the exact likelihood.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 353,
+        hidden_dim: int = 191,
+        bos_index: int = 1,
+        pad_index: int = 0,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.bos_index = bos_index
+        self.decoder = LSTMDecoder(vocab_size, embedding_dim, hidden_dim, pad_index=pad_index)
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T, V)`` logits of ``p(x_t | x_{<t})`` for the ``(B, T)`` targets ``tokens``."""
+        logits, _ = self.decoder(shift_right(tokens, self.bos_index))
+        return logits
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
+    ) -> None:
+        pyro.module("rnnlm", self)
+        batch, steps = tokens.shape
+        with pyro.plate("sentences", batch):
+            pyro.sample(
+                "x",
+                dist.Categorical(logits=self.logits(tokens))
+                .mask(length_mask(lengths, steps))
+                .to_event(1),
+                obs=tokens,
+            )
+
+    def nll(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``-log p(x)`` per sentence, ``(B,)``, over its ``lengths`` tokens (``<eos>`` in)."""
+        logp = torch.log_softmax(self.logits(tokens), dim=-1)
+        token_logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return -(token_logp * length_mask(lengths, tokens.shape[1])).sum(-1)
