@@ -356,7 +356,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         ema_decay=args.ema,
         clip_norm=args.clip_norm,
-        patience=args.patience if args.patience is not None else 30,
+        # early stopping watches the validation ELBO, which wake-sleep objectives do not climb
+        patience=args.patience
+        if args.patience is not None
+        else (30 if args.objective in ANNEALABLE else 0),
         seed=args.seed,
         device=args.device,
     )
@@ -391,10 +394,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(run_dir, data_dir, split, samples, device, n_topics, progress) -> dict:
+def _report(
+    run_dir, data_dir, split, samples, device, n_topics, progress, which: str = "best"
+) -> dict:
     if is_mixture_run(run_dir):
         return _report_mixture(run_dir, data_dir, split, n_topics)
-    run = load_run(run_dir, device=device)
+    run = load_run(run_dir, which=which, device=device)
     data = load_documents(data_dir if data_dir else run.config.data, seed=run.config.seed)
     source = str(data_dir or data.source.get("path", SYNTHETIC))
     check_vocab(run.vocab, run.path, data.vocab, source)
@@ -467,6 +472,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.device,
         None if args.json else 0,
         progress=not args.no_progress and not args.json,
+        which=args.checkpoint,
     )
     if args.json:
         print(json.dumps(out))

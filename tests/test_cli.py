@@ -268,3 +268,14 @@ def test_objectives_without_a_kl_term_refuse_annealing(tmp_path, capsys):
 def test_guide_must_fit_the_model(tmp_path, capsys):
     assert main(["train", "nvdm", "--guide", "bernoulli", "--out", str(tmp_path)]) == 2
     assert "does not fit model 'nvdm'" in capsys.readouterr().err
+
+
+def test_evaluate_reads_the_chosen_checkpoint(trained_run, capsys):
+    results = {}
+    for which in ("best", "last"):
+        assert (
+            main(["evaluate", str(trained_run), "--samples", "2", "--json", "--checkpoint", which])
+            == 0
+        )
+        results[which] = json.loads(capsys.readouterr().out)["checkpoint"]
+    assert results["best"].endswith("best.pt") and results["last"].endswith("checkpoint.pt")
