@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import pyro
 import torch
 
@@ -16,7 +17,8 @@ from ppl_vae.annealing import SCHEDULES
 from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import SYNTHETIC, DataError, load_documents
-from ppl_vae.evaluation import evaluate
+from ppl_vae.data.sentences import load_sentence_data
+from ppl_vae.evaluation import evaluate, mutual_information, perplexity_corpus
 from ppl_vae.mixture_runs import (
     MIXTURE,
     evaluate_mixture,
@@ -25,7 +27,7 @@ from ppl_vae.mixture_runs import (
     train_mixture,
 )
 from ppl_vae.objectives import ANNEALABLE, OBJECTIVES
-from ppl_vae.registry import DEFAULT_GUIDE, DEFAULT_OBJECTIVE, GUIDES, MODELS
+from ppl_vae.registry import DEFAULT_GUIDE, DEFAULT_OBJECTIVE, GUIDES, MODELS, SENTENCE_MODELS
 from ppl_vae.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.runs import check_vocab, load_run, run_training
 from ppl_vae.topics import dimensions_by_activity
@@ -83,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "model",
         choices=sorted([*MODELS, MIXTURE]),
-        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), or "
-        "mixture (mixture of multinomials)",
+        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), "
+        "mixture (mixture of multinomials), sentence-vae (Bowman et al.'s LSTM VAE), or rnnlm "
+        "(its decoder without a latent variable)",
     )
     tr.add_argument(
         "--data",
@@ -105,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted({g for gs in GUIDES.values() for g in gs}),
         help="the inference network (default: diagonal for nvdm, bernoulli for sbn)",
     )
-    tr.add_argument("--latent-dim", type=int, default=50, help="latent dimension K (default 50)")
+    tr.add_argument(
+        "--latent-dim",
+        type=int,
+        default=None,
+        help="latent dimension K (default 50; 13 for sentence-vae, as Bowman et al.)",
+    )
     tr.add_argument(
         "--hidden",
         type=_sizes,
@@ -214,6 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=10,
         help="show the top words of this many latent dimensions (default 10)",
+    )
+    sen = tr.add_argument_group("sentence models (sentence-vae, rnnlm)")
+    sen.add_argument("--embedding-dim", type=int, default=353, help="word embedding (353)")
+    sen.add_argument("--hidden-dim", type=int, default=191, help="LSTM hidden units (191)")
+    sen.add_argument(
+        "--word-dropout",
+        type=float,
+        default=0.0,
+        help="probability of replacing a decoder input by <unk> in training; 1 = inputless "
+        "decoder (default 0)",
+    )
+    sen.add_argument(
+        "--z-at-start-only",
+        action="store_true",
+        help="feed z only through the decoder's initial state, not at every step",
+    )
+    sen.add_argument("--max-vocab", type=int, default=10000, help="vocabulary size (10000)")
+    sen.add_argument(
+        "--max-length", type=int, default=None, help="truncate longer sentences (counted)"
     )
     mix = tr.add_argument_group("mixture of multinomials")
     mix.add_argument(
@@ -338,11 +365,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"the {args.objective} objective cannot be combined with KL annealing (it has no KL "
             f"term to weight); use --anneal constant --beta 1, or one of {', '.join(ANNEALABLE)}"
         )
+    sentences = args.model in SENTENCE_MODELS
+    if sentences:
+        sizes = {"embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim}
+        model_kwargs = dict(sizes)
+        if args.model == "sentence-vae":
+            model_kwargs.update(
+                word_dropout=args.word_dropout, z_every_step=not args.z_at_start_only
+            )
+        guide_kwargs = sizes if args.guide == "lstm" else {}
+    else:
+        model_kwargs, guide_kwargs = {}, {"hidden_sizes": list(args.hidden)}
     config = TrainConfig(
         model=args.model,
         guide=args.guide,
-        latent_dim=args.latent_dim,
-        guide_kwargs={"hidden_sizes": list(args.hidden)},
+        latent_dim=args.latent_dim or (13 if sentences else 50),
+        model_kwargs=model_kwargs,
+        guide_kwargs=guide_kwargs,
         objective=args.objective,
         num_particles=args.particles,
         anneal=args.anneal,
@@ -350,7 +389,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         beta_start=args.beta_start,
         anneal_epochs=args.anneal_epochs if args.anneal != "constant" else 0.0,
         epochs=args.epochs or (40 if synthetic else 150),
-        batch_size=args.batch_size or 64,
+        batch_size=args.batch_size or (32 if sentences else 64),
         lr=args.lr if args.lr is not None else 1e-3,
         lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
         weight_decay=args.weight_decay,
@@ -364,7 +403,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
     )
     data = None
-    if not args.resume:
+    if not args.resume and sentences:
+        data = load_sentence_data(args.data, args.max_vocab, max_length=args.max_length)
+    elif not args.resume:
         data = load_documents(args.data, valid_fraction=args.valid_fraction, seed=args.seed)
     result = run_training(
         config, args.out, resume=args.resume, progress=not args.no_progress, data=data
@@ -400,6 +441,8 @@ def _report(
     if is_mixture_run(run_dir):
         return _report_mixture(run_dir, data_dir, split, n_topics)
     run = load_run(run_dir, which=which, device=device)
+    if run.config.model in SENTENCE_MODELS:
+        return _report_sentences(run, data_dir, split, samples, device, n_topics, progress)
     data = load_documents(data_dir if data_dir else run.config.data, seed=run.config.seed)
     source = str(data_dir or data.source.get("path", SYNTHETIC))
     check_vocab(run.vocab, run.path, data.vocab, source)
@@ -434,6 +477,47 @@ def _report(
         dims = dimensions_by_activity(torch.as_tensor(ev.latent_means))[:n_topics]
         print(f"topics (top words of the {len(dims)} most active latent dimensions):")
         print(topics_table(run.model.topic_weights().cpu(), run.vocab, 10, dims))
+    return out
+
+
+def _report_sentences(run, data_dir, split, samples, device, n_table, progress) -> dict:
+    data = load_sentence_data(data_dir or run.config.data)
+    check_vocab(
+        run.vocab, run.path, list(data.vocab), str(data_dir or data.source.get("path", SYNTHETIC))
+    )
+    corpus = data.get(split)
+    ev = evaluate(
+        run.model, run.guide, corpus, num_samples=samples, device=device, progress=progress
+    )
+    est_nll = {"elbo": -ev.elbo, "iw": ev.nll_iw}
+    words = np.asarray(corpus.words, dtype=np.float64)
+    out = {
+        **ev.to_dict(),
+        "split": split,
+        "checkpoint": str(run.path),
+        "nll_elbo": est_nll["elbo"],
+        "nll_iw": est_nll["iw"],
+    }
+    for name, nll in est_nll.items():  # exp(total NLL / total tokens), both conventions
+        out[f"ppl_{name}_with_eos"] = perplexity_corpus(-nll * len(words), words + 1)
+        out[f"ppl_{name}_without_eos"] = perplexity_corpus(-nll * len(words), words)
+    out["mi"] = (
+        mutual_information(run.guide.encode, corpus.eval_batches(500, device))
+        if hasattr(run.guide, "encode")
+        else 0.0
+    )
+    if n_table is not None:
+        print(f"{split} evaluation of {run.path} ({ev.documents} sentences):")
+        print(
+            f"  NLL per sentence: ELBO {out['nll_elbo']:.2f}, IW ({samples} samples) "
+            f"{out['nll_iw']:.2f} nats; KL {ev.kl:.2f}; active units {ev.active_units}; "
+            f"MI {out['mi']:.2f}"
+        )
+        print(
+            f"  perplexity, IW: {out['ppl_iw_with_eos']:.1f} counting <eos>, "
+            f"{out['ppl_iw_without_eos']:.1f} without; ELBO: {out['ppl_elbo_with_eos']:.1f} / "
+            f"{out['ppl_elbo_without_eos']:.1f}"
+        )
     return out
 
 

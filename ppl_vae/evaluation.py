@@ -281,3 +281,25 @@ def evaluate(
         model, guide, data.eval_batches(batch_size, device), num_samples, progress=progress
     )
     return summarize(est)
+
+
+def mutual_information(encode: Callable, batches: Iterable[tuple]) -> float:
+    """He et al. (2019)'s estimate of ``I(x; z)`` under ``q(z | x) p_data(x)``, in nats.
+
+    ``I = E_x E_q(z|x)[log q(z|x)] - E_q(z)[log q(z)]``, with the aggregate posterior
+    ``q(z) = (1/B) sum_x q(z | x)`` estimated within each batch and the batches averaged
+    (weighted by size). ``encode(*args)`` must return the ``(loc, scale)`` of a diagonal
+    Gaussian ``q(z | x)``. The estimate is at most ``log B``.
+    """
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for args, _ in batches:
+            loc, scale = encode(*args)
+            batch, dim = loc.shape
+            neg_entropy = (-0.5 * dim * math.log(2 * math.pi) - (0.5 + scale.log()).sum(-1)).mean()
+            z = loc + scale * torch.randn_like(loc)
+            pairs = torch.distributions.Normal(loc[None], scale[None]).log_prob(z[:, None]).sum(-1)
+            log_qz = pairs.logsumexp(1) - math.log(batch)  # (B,): log q(z_i) over the batch
+            total += float(neg_entropy - log_qz.mean()) * batch
+            count += batch
+    return total / max(count, 1)

@@ -7,16 +7,34 @@ from collections.abc import Callable
 from torch import nn
 
 from ppl_vae.config import TrainConfig
-from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide
-from ppl_vae.models import NVDM, SigmoidBeliefNetwork
+from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide, LSTMEncoderGuide, NoLatentGuide
+from ppl_vae.models import NVDM, RNNLM, SentenceVAE, SigmoidBeliefNetwork
 
-MODELS: dict[str, Callable[..., nn.Module]] = {"nvdm": NVDM, "sbn": SigmoidBeliefNetwork}
+
+def _rnnlm(vocab_size: int, latent_dim: int, **kwargs) -> RNNLM:
+    return RNNLM(vocab_size, **kwargs)  # no latent variable
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "nvdm": NVDM,
+    "sbn": SigmoidBeliefNetwork,
+    "sentence-vae": SentenceVAE,
+    "rnnlm": _rnnlm,
+}
 GUIDES: dict[str, dict[str, Callable[..., nn.Module]]] = {
     "nvdm": {"diagonal": DiagonalGaussianGuide},
     "sbn": {"bernoulli": BernoulliGuide},
+    "sentence-vae": {"lstm": LSTMEncoderGuide},
+    "rnnlm": {"none": NoLatentGuide},
 }
-DEFAULT_GUIDE = {"nvdm": "diagonal", "sbn": "bernoulli"}
-DEFAULT_OBJECTIVE = {"nvdm": "meanfield", "sbn": "nvil"}
+DEFAULT_GUIDE = {"nvdm": "diagonal", "sbn": "bernoulli", "sentence-vae": "lstm", "rnnlm": "none"}
+DEFAULT_OBJECTIVE = {
+    "nvdm": "meanfield",
+    "sbn": "nvil",
+    "sentence-vae": "meanfield",
+    "rnnlm": "trace",
+}
+SENTENCE_MODELS = ("sentence-vae", "rnnlm")
 
 
 def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:

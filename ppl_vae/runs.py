@@ -18,15 +18,18 @@ import torch
 from ppl_vae.checkpoint import CheckpointError, load_checkpoint
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import DataError, DocumentSplits, load_documents
+from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
 from ppl_vae.plotting import plot_training_curves
-from ppl_vae.registry import build
+from ppl_vae.registry import SENTENCE_MODELS, build
 from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
 
 logger = logging.getLogger(__name__)
 
 
-def load_data(config: TrainConfig) -> DocumentSplits:
-    """The corpus named by ``config.data``."""
+def load_data(config: TrainConfig) -> DocumentSplits | SentenceSplits:
+    """The corpus named by ``config.data``: documents, or sentences for sentence models."""
+    if config.model in SENTENCE_MODELS:
+        return load_sentence_data(config.data)
     return load_documents(config.data, seed=config.seed)
 
 

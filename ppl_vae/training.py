@@ -31,7 +31,7 @@ from ppl_vae.annealing import make_schedule
 from ppl_vae.averaging import ParameterAverage
 from ppl_vae.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ppl_vae.config import TrainConfig
-from ppl_vae.evaluation import estimate_items, particle_terms, summarize
+from ppl_vae.evaluation import estimate_items, mutual_information, particle_terms, summarize
 from ppl_vae.objectives import make_objective
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,18 @@ def _set_lr(optim: pyro.optim.PyroOptim, lr_holder: dict, lr: float) -> None:
     for opt in optim.optim_objs.values():
         for group in opt.param_groups:
             group["lr"] = lr
+
+
+def gaussian_mutual_information(guide, data, device) -> float | None:
+    """He et al.'s ``I(x; z)`` on ``data`` if ``guide.encode`` gives a Gaussian's (loc, scale)."""
+    encode = getattr(guide, "encode", None)
+    if encode is None:
+        return None
+    with torch.no_grad():
+        first = encode(*next(iter(data.eval_batches(2, device)))[0])
+    if not (isinstance(first, tuple) and len(first) == 2):
+        return None
+    return mutual_information(encode, data.eval_batches(500, device))
 
 
 def _finite(*modules: torch.nn.Module) -> bool:
@@ -274,6 +286,9 @@ def train(
                             num_samples=config.valid_samples,
                         )
                     )
+                    mi = gaussian_mutual_information(guide, valid_data, device)
+                if mi is not None:
+                    record["valid_mi"] = mi
                 record.update(
                     valid_elbo=summary.elbo,
                     valid_kl=summary.kl,

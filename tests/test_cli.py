@@ -279,3 +279,71 @@ def test_evaluate_reads_the_chosen_checkpoint(trained_run, capsys):
         )
         results[which] = json.loads(capsys.readouterr().out)["checkpoint"]
     assert results["best"].endswith("best.pt") and results["last"].endswith("checkpoint.pt")
+
+
+TINY_SENTENCES = [
+    "--embedding-dim",
+    "16",
+    "--hidden-dim",
+    "16",
+    "--no-progress",
+    "--eval-samples",
+    "0",
+    "--epochs",
+    "1",
+]
+
+
+def test_sentence_vae_trains_and_reports_both_perplexity_conventions(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert (
+        main(
+            [
+                "train",
+                "sentence-vae",
+                "--out",
+                out,
+                "--anneal",
+                "sigmoid",
+                "--anneal-epochs",
+                "1",
+                "--word-dropout",
+                "0.25",
+                *TINY_SENTENCES,
+            ]
+        )
+        == 0
+    )
+    assert "valid_mi" in read_metrics(out)[0]
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in (
+        "nll_elbo",
+        "nll_iw",
+        "kl",
+        "active_units",
+        "mi",
+        "ppl_iw_with_eos",
+        "ppl_iw_without_eos",
+        "ppl_elbo_with_eos",
+        "ppl_elbo_without_eos",
+    ):
+        assert isinstance(r[key], (int, float)), key
+    assert r["nll_iw"] <= r["nll_elbo"] + 1e-6
+    assert r["ppl_iw_without_eos"] > r["ppl_iw_with_eos"]  # same NLL over fewer tokens
+
+
+def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split, n in (("train", 60), ("valid", 10), ("test", 10)):
+        lines = [" the cat sat on the mat ", " a dog ran ", " the dog sat "] * n
+        (corpus / f"ptb.{split}.txt").write_text("\n".join(lines[:n]) + "\n")
+    out = str(tmp_path / "lm")
+    assert main(["train", "rnnlm", "--data", str(corpus), "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["kl"] == 0 and r["nll_elbo"] == pytest.approx(r["nll_iw"])
+    assert r["documents"] == 10

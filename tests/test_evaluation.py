@@ -93,3 +93,15 @@ def test_active_units_counts_dimensions_with_varying_means():
     rng = np.random.default_rng(0)
     means = np.column_stack([rng.normal(0, 1, 500), rng.normal(0, 0.05, 500), np.zeros(500)])
     assert active_units(means) == 1
+
+
+def test_mutual_information_estimator_at_its_extremes():
+    from ppl_vae.evaluation import mutual_information
+
+    torch.manual_seed(0)
+    B, K = 200, 3
+    separated = (torch.randn(B, K) * 20, torch.full((B, K), 0.01))
+    mi = mutual_information(lambda _: separated, [((None,), None)])
+    assert mi == pytest.approx(math.log(B), abs=0.1)  # z identifies x: I = log B
+    same = (torch.zeros(B, K), torch.ones(B, K))
+    assert abs(mutual_information(lambda _: same, [((None,), None)])) < 0.15  # q ignores x

@@ -345,8 +345,8 @@ def load_sentence_splits(
     valid = load_sentences(valid_path, vocab, max_length) if valid_path.is_file() else None
     test = load_sentences(directory / names[2], vocab, max_length)
     source = {
-        "kind": "text",
-        "path": str(directory),
+        "kind": SENTENCES,
+        "path": str(directory.resolve()),
         "max_vocab": max_vocab,
         "min_count": min_count,
         "max_length": max_length,
@@ -377,7 +377,35 @@ def make_synthetic_sentences(
         corpora["valid"],
         corpora["test"],
         vocab,
-        {"kind": "synthetic", "spec": spec.to_dict(), "max_length": max_length},
+        {"kind": SYNTHETIC_SENTENCES, "spec": spec.to_dict(), "max_length": max_length},
         topics={k: v[1] for k, v in raw.items()},
         templates={k: v[2] for k, v in raw.items()},
     )
+
+
+SENTENCES = "sentences"
+SYNTHETIC_SENTENCES = "synthetic-sentences"
+
+
+def load_sentence_data(
+    source: str | Path | dict | None = None,
+    max_vocab: int | None = 10000,
+    min_count: int = 1,
+    max_length: int | None = None,
+) -> SentenceSplits:
+    """Sentence splits from a directory, ``None``/``"synthetic"`` for the embedded synthetic
+    corpus, or the ``source`` dict of earlier splits (as saved in a run's config)."""
+    if isinstance(source, dict):
+        if source["kind"] == SYNTHETIC_SENTENCES:
+            return make_synthetic_sentences(
+                SentenceSpec(**source["spec"]), source.get("max_length")
+            )
+        return load_sentence_splits(
+            source["path"],
+            source.get("max_vocab"),
+            source.get("min_count", 1),
+            source.get("max_length"),
+        )
+    if source is None or str(source) == "synthetic":
+        return make_synthetic_sentences(max_length=max_length)
+    return load_sentence_splits(source, max_vocab, min_count, max_length)
