@@ -16,11 +16,11 @@ import time
 
 import pyro
 import torch
-from ppl_vae.guides import DiagonalGaussianGuide
-from ppl_vae.models import NVDM
 from pyro.infer import SVI, TraceMeanField_ELBO
 
 from ppl_vae.data import data_root, load_documents
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
 
 
 def pytorch_step(model, guide, optimizer, x):

@@ -7,10 +7,10 @@ import math
 import pyro
 import pyro.distributions as dist
 import torch
-from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
+from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
 
 
 class BernoulliGuide(nn.Module):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
-from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MIN
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ppl_vae.annealing import kl_annealing
+from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MIN
 
 
 class LSTMEncoderGuide(nn.Module):

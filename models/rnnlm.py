@@ -8,8 +8,9 @@ from __future__ import annotations
 import pyro
 import pyro.distributions as dist
 import torch
-from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
 from torch import nn
+
+from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
 
 
 class RNNLM(nn.Module):

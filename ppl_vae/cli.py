@@ -290,6 +290,45 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed for the guide's samples (default 0)")
     _add_common(ev)
 
+    sm = sub.add_parser(
+        "sample",
+        help="sentences from the prior of a sentence VAE",
+        description="Decode z ~ N(0, I) into sentences.",
+    )
+    sm.add_argument("run_dir", help="a sentence-vae run directory")
+    sm.add_argument("--n", type=int, default=10, help="how many sentences (default 10)")
+    how = sm.add_mutually_exclusive_group()
+    how.add_argument(
+        "--greedy", action="store_true", help="most probable word at each step (the default)"
+    )
+    how.add_argument(
+        "--temperature", type=float, default=None, help="sample each word with logits divided by T"
+    )
+    how.add_argument("--beam", type=int, default=None, help="beam search with this width")
+    sm.add_argument("--max-length", type=int, default=30, help="most words (default 30)")
+    sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    rc = sub.add_parser(
+        "reconstruct",
+        help="decode sentences through the posterior",
+        description="For each sentence, decode the posterior mean (MEAN) and "
+        "samples of q(z|x) (SAMP), as in Bowman et al.'s Table 4.",
+    )
+    rc.add_argument("run_dir", help="a sentence-vae run directory")
+    rc.add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
+    rc.add_argument("--samples", type=int, default=3, help="SAMP rows per sentence (default 3)")
+    rc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    ip = sub.add_parser(
+        "interpolate",
+        help="homotopy between two sentences",
+        description="Decode evenly spaced points between the posterior means of two sentences.",
+    )
+    ip.add_argument("run_dir", help="a sentence-vae run directory")
+    ip.add_argument("a", help="the first sentence")
+    ip.add_argument("b", help="the second sentence")
+    ip.add_argument("--steps", type=int, default=5, help="points, ends included (default 5)")
+
     dl = sub.add_parser(
         "download",
         help="fetch a public corpus",
@@ -582,6 +621,51 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sentence_run(run_dir):
+    from ppl_vae.data.vocabulary import Vocabulary
+
+    run = load_run(run_dir)
+    if run.config.model != "sentence-vae":
+        raise UsageError(f"{run_dir} is a {run.config.model} run; this needs a sentence-vae run")
+    return run, Vocabulary(run.vocab)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ppl_vae.generation import decode, to_text
+
+    run, vocab = _sentence_run(args.run_dir)
+    pyro.set_rng_seed(args.seed)
+    z = torch.randn(args.n, run.config.latent_dim)
+    method = "beam" if args.beam else "sample" if args.temperature else "greedy"
+    ids = decode(run.model, z, args.max_length, method, args.temperature or 1.0, args.beam or 1)
+    print("\n".join(to_text(vocab, ids)))
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from ppl_vae.generation import encode_sentences, reconstruct
+
+    run, vocab = _sentence_run(args.run_dir)
+    unknown = encode_sentences(vocab, args.sentences)[2]
+    if unknown:
+        print(f"note: {unknown} word(s) not in the vocabulary were read as <unk>", file=sys.stderr)
+    pyro.set_rng_seed(args.seed)
+    for row in reconstruct(run.model, run.guide, vocab, args.sentences, args.samples):
+        print(f"INPUT  {row['input']}\nMEAN   {row['mean']}")
+        for sample in row["samples"]:
+            print(f"SAMP   {sample}")
+        print()
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ppl_vae.generation import interpolate
+
+    run, vocab = _sentence_run(args.run_dir)
+    print("\n".join(interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps)))
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from ppl_vae.data.download import download_corpus
 
@@ -594,6 +678,9 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "topics": cmd_topics,
     "download": cmd_download,
+    "sample": cmd_sample,
+    "reconstruct": cmd_reconstruct,
+    "interpolate": cmd_interpolate,
 }
 
 

@@ -3,8 +3,6 @@ import math
 import pyro
 import pytest
 import torch
-from ppl_vae.guides import DiagonalGaussianGuide
-from ppl_vae.models import NVDM
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
 from ppl_vae.annealing import (
@@ -15,6 +13,8 @@ from ppl_vae.annealing import (
     kl_annealing,
     make_schedule,
 )
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
 
 
 def test_linear_warmup():

@@ -347,3 +347,27 @@ def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["kl"] == 0 and r["nll_elbo"] == pytest.approx(r["nll_iw"])
     assert r["documents"] == 10
+
+
+def test_generation_commands(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert main(["train", "sentence-vae", "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    for argv in (
+        ["sample", out, "--n", "3", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--beam", "2", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--temperature", "0.7"],
+    ):
+        assert main(argv) == 0
+        assert len(capsys.readouterr().out.strip().splitlines()) == int(argv[3])
+    assert main(["reconstruct", out, "zebra", "--samples", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("SAMP") == 2 and "MEAN" in captured.out
+    assert "read as <unk>" in captured.err
+    assert main(["interpolate", out, "a", "b", "--steps", "4"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+def test_generation_needs_a_sentence_vae(trained_run, capsys):
+    assert main(["sample", str(trained_run)]) == 2
+    assert "needs a sentence-vae run" in capsys.readouterr().err

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from ppl_vae.models import MixtureOfMultinomials
 
 from ppl_vae.em import fit_em, initial_parameters, run_em
 from ppl_vae.exact import elbo, kl_to_posterior, log_evidence, log_posterior
 from ppl_vae.mixture_fit import MixtureFit, sparse_chunks
+from ppl_vae.models import MixtureOfMultinomials
 from tests.mixture_data import best_permutation, make_mixture
 
 

@@ -3,8 +3,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from ppl_vae.guides import DiagonalGaussianGuide
-from ppl_vae.models import NVDM
 
 from ppl_vae.evaluation import (
     active_units,
@@ -12,6 +10,8 @@ from ppl_vae.evaluation import (
     perplexity_corpus,
     perplexity_per_document,
 )
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
 
 
 def exact_log_px(model: NVDM, x: torch.Tensor) -> np.ndarray:

@@ -5,10 +5,10 @@ import signal
 import pyro
 import pytest
 import torch
-from ppl_vae.models import NVDM
 
 from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.config import TrainConfig
+from ppl_vae.models import NVDM
 from ppl_vae.registry import build
 from ppl_vae.runs import read_metrics
 from ppl_vae.training import BEST, CHECKPOINT, TrainingDiverged, train

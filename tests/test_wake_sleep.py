@@ -2,11 +2,11 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide
-from ppl_vae.models import NVDM, SigmoidBeliefNetwork
 from pyro.infer import SVI
 
 from ppl_vae.evaluation import estimate_items
+from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide
+from ppl_vae.models import NVDM, SigmoidBeliefNetwork
 from ppl_vae.wake_sleep import ReweightedWakeSleep, SiteMismatchError, WakeSleep, sleep_loss
 
 PAIRS = {

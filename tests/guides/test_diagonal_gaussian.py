@@ -1,10 +1,11 @@
 import pyro
 import pytest
 import torch
-from ppl_vae.guides import DiagonalGaussianGuide
-from ppl_vae.models import NVDM
 from pyro import poutine
 from pyro.infer import SVI, Trace_ELBO, TraceMeanField_ELBO
+
+from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.models import NVDM
 
 
 def latent_shapes(trace):

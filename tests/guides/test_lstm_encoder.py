@@ -2,12 +2,12 @@ import numpy as np
 import pyro
 import pytest
 import torch
-from ppl_vae.guides import LSTMEncoderGuide
-from ppl_vae.models import SentenceVAE
 from pyro import poutine
 from pyro.infer import SVI, TraceMeanField_ELBO
 
 from ppl_vae.evaluation import estimate_items, latent_sites
+from ppl_vae.guides import LSTMEncoderGuide
+from ppl_vae.models import SentenceVAE
 
 V, K = 12, 3
 EOS, PAD = 2, 0

@@ -2,11 +2,11 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from ppl_vae.models import MixtureOfMultinomials
 from pyro import poutine
 from pyro.infer import TraceEnum_ELBO
 
 from ppl_vae.mixture_fit import MixtureFit
+from ppl_vae.models import MixtureOfMultinomials
 
 K, V = 3, 6
 

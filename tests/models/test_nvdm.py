@@ -1,6 +1,7 @@
 import torch
-from ppl_vae.models import NVDM
 from pyro import poutine
+
+from ppl_vae.models import NVDM
 
 
 def test_trace_sites_and_likelihood_match_a_hand_computation():

@@ -3,9 +3,10 @@ import itertools
 import pyro
 import pytest
 import torch
+from pyro.infer import TraceGraph_ELBO
+
 from ppl_vae.guides import BernoulliGuide
 from ppl_vae.models import SigmoidBeliefNetwork
-from pyro.infer import TraceGraph_ELBO
 
 
 def exact_elbo(model, guide, x):

@@ -1,8 +1,9 @@
 import pytest
 import torch
+from pyro import poutine
+
 from ppl_vae.models import RNNLM, SentenceVAE
 from ppl_vae.models.lstm_decoder import shift_right
-from pyro import poutine
 
 V, K = 12, 3
 BOS, EOS, UNK, PAD = 1, 2, 3, 0
