@@ -162,7 +162,7 @@ def test_split_directory_builds_vocabulary_from_train_only(tmp_path, prefix):
     s = load_sentence_splits(tmp_path, max_vocab=10)
     assert s.vocab.words[4:] == ["b", "a", "c"]
     assert s.valid.report.unknown_tokens == 1 and s.test.report.unknown_tokens == 1
-    assert len(s.train) == 2 and s.source["kind"] == "text"
+    assert len(s.train) == 2 and s.source["kind"] == "sentences"
 
 
 def test_split_directory_errors(tmp_path):
