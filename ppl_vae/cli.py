@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="ELBO particles per step, or K for rws (default 1; rws uses at least 2)",
     )
     tr.add_argument(
+        "--free-bits",
+        type=float,
+        default=0.5,
+        help="nats per latent dimension below which the KL stops pushing, for --objective "
+        "free-bits (default 0.5)",
+    )
+    tr.add_argument(
         "--anneal",
         default="constant",
         choices=SCHEDULES,
@@ -423,6 +430,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         guide_kwargs=guide_kwargs,
         objective=args.objective,
         num_particles=args.particles,
+        free_bits=args.free_bits,
         anneal=args.anneal,
         beta=args.beta,
         beta_start=args.beta_start,

@@ -23,6 +23,7 @@ class TrainConfig:
 
     objective: str = "meanfield"  # "trace" (Trace_ELBO) or "meanfield" (TraceMeanField_ELBO)
     num_particles: int = 1
+    free_bits: float = 0.5  # nats per latent dimension, for objective "free-bits"
     anneal: str = "constant"  # constant | linear | sigmoid | cyclical
     beta: float = 1.0  # constant beta, or the final beta of a warm-up
     beta_start: float = 0.0

@@ -162,7 +162,8 @@ def train(
         )
     else:
         optim = pyro.optim.Adam(lambda _name: {**lr_now, "fused": True}, clip_args=clip)
-    svi = SVI(model, guide, optim, make_objective(config.objective, config.num_particles))
+    objective = make_objective(config.objective, config.num_particles, config.free_bits)
+    svi = SVI(model, guide, optim, objective)
     steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
     schedule = make_schedule(
         config.anneal,
