@@ -14,10 +14,15 @@ import torch
 
 
 class ParameterAverage:
-    """Shadow copies ``a <- decay * a + (1 - decay) * theta``, updated after every step.
+    """Shadow copies ``a <- d_t * a + (1 - d_t) * theta``, updated after every step, with
+    ``d_t = min(decay, (1 + t) / (10 + t))`` after ``t`` updates.
+
+    The warm-up (as in TensorFlow's ``ExponentialMovingAverage``) keeps the horizon short while
+    the weights move fast, so short runs are not averaged over their untrained beginning; in
+    long runs it has long been forgotten.
 
     :param modules: the modules whose parameters are averaged (e.g. model and guide).
-    :param decay: the averaging weight, in (0, 1); 0.999 averages over about 1000 steps.
+    :param decay: the final averaging weight, in (0, 1); 0.999 averages over about 1000 steps.
     """
 
     def __init__(self, modules: list[torch.nn.Module], decay: float) -> None:
@@ -26,12 +31,15 @@ class ParameterAverage:
         self.modules = modules
         self.decay = decay
         self.shadow = [[p.detach().clone() for p in m.parameters()] for m in modules]
+        self.updates = 0
 
     @torch.no_grad()
     def update(self) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for shadow, module in zip(self.shadow, self.modules):
             for s, p in zip(shadow, module.parameters()):
-                s.lerp_(p.detach(), 1.0 - self.decay)
+                s.lerp_(p.detach(), 1.0 - decay)
 
     @contextmanager
     def applied(self) -> Iterator[None]:
@@ -55,6 +63,14 @@ class ParameterAverage:
             {name: s.clone() for (name, _), s in zip(m.named_parameters(), shadow)}
             for m, shadow in zip(self.modules, self.shadow)
         ]
+
+    def state(self) -> dict:
+        """Tensors and plain data for a checkpoint: the averaged weights and the update count."""
+        return {"weights": self.state_dicts(), "updates": self.updates}
+
+    def load_state(self, state: dict) -> None:
+        self.load_state_dicts(state["weights"])
+        self.updates = int(state["updates"])
 
     def load_state_dicts(self, dicts: list[dict[str, torch.Tensor]]) -> None:
         for shadow, module, d in zip(self.shadow, self.modules, dicts):

@@ -111,7 +111,10 @@ def load_run(
     if not vocab:
         raise CheckpointError(f"{path}: checkpoint holds no vocabulary")
     model, guide = build(config, len(vocab))
-    weights = payload.get("average") or [payload["model"], payload["guide"]]
+    average = payload.get("average")
+    if isinstance(average, list):  # written before the update count was saved
+        average = {"weights": average}
+    weights = average["weights"] if average else [payload["model"], payload["guide"]]
     try:
         model.load_state_dict(weights[0])
         guide.load_state_dict(weights[1])

@@ -194,7 +194,7 @@ def train(
                 "rng": rng_state(),
                 "state": asdict(state),
                 "extra": extra or {},
-                **({"average": average.state_dicts()} if average else {}),
+                **({"average": average.state()} if average else {}),
             },
         )
 
@@ -340,7 +340,7 @@ def _restore(
     model.load_state_dict(payload["model"])
     guide.load_state_dict(payload["guide"])
     if average is not None:
-        average.load_state_dicts(payload["average"])
+        average.load_state(payload["average"])
     optim.set_state(payload["optim"])
     set_rng_state(payload["rng"])
     state = TrainState(**payload["state"])

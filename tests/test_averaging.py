@@ -14,13 +14,21 @@ def test_average_follows_the_update_rule_and_swaps_back():
     avg.update()
     avg.update()
     live = [p.detach().clone() for p in m.parameters()]
-    expected = [s + (1 - 0.9**2) * 1.0 for s in start]  # a <- 0.9 a + 0.1 (s + 1), twice
+    # warm-up: d_0 = min(0.9, 1/10) = 0.1, d_1 = min(0.9, 2/11); a <- d a + (1 - d)(s + 1)
+    expected = [s + (1 - 0.1 * (2 / 11)) * 1.0 for s in start]
     with avg.applied():
         assert all(torch.allclose(p, e) for p, e in zip(m.parameters(), expected))
     assert all(torch.equal(p, v) for p, v in zip(m.parameters(), live))
     restored = ParameterAverage([torch.nn.Linear(2, 1)], decay=0.9)
-    restored.load_state_dicts(avg.state_dicts())
+    restored.load_state(avg.state())
     assert all(torch.equal(a, b) for a, b in zip(restored.shadow[0], avg.shadow[0]))
+    assert restored.updates == 2
+
+
+def test_warm_up_reaches_the_final_decay():
+    avg = ParameterAverage([torch.nn.Linear(1, 1)], decay=0.999)
+    avg.updates = 20_000
+    assert min(avg.decay, (1 + avg.updates) / (10 + avg.updates)) == 0.999
 
 
 def test_decay_must_be_a_fraction():

@@ -158,7 +158,7 @@ def test_load_run_evaluates_the_averaged_weights(tmp_path, tiny_corpus):
     cfg, _, _ = setup(tiny_corpus, 2, ema_decay=0.9, data=tiny_corpus.source)
     run_training(cfg, tmp_path, progress=False)
     payload = load_checkpoint(tmp_path / CHECKPOINT)
-    averaged = payload["average"][0]["decoder.weight"]
+    averaged = payload["average"]["weights"][0]["decoder.weight"]
     assert not torch.equal(averaged, payload["model"]["decoder.weight"])
     loaded = load_run(tmp_path, which="last")
     assert torch.equal(loaded.model.decoder.weight.detach(), averaged)
