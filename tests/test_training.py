@@ -162,3 +162,11 @@ def test_load_run_evaluates_the_averaged_weights(tmp_path, tiny_corpus):
     assert not torch.equal(averaged, payload["model"]["decoder.weight"])
     loaded = load_run(tmp_path, which="last")
     assert torch.equal(loaded.model.decoder.weight.detach(), averaged)
+
+
+def test_validation_uses_common_random_numbers(tmp_path, tiny_corpus):
+    """With lr = 0 the weights never change, so every epoch's validation must be identical."""
+    run(tiny_corpus, 3, tmp_path, lr=0.0)
+    records = read_metrics(tmp_path)
+    assert len({r["valid_elbo"] for r in records}) == 1
+    assert len({r["valid_kl"] for r in records}) == 1
