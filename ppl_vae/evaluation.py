@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyro
 import torch
 from pyro import poutine
 from pyro.distributions.kl import kl_divergence
@@ -89,11 +88,17 @@ def data_plate(model_trace, plate: str | None = None) -> tuple[str, int]:
     if not observed:
         raise ValueError("the model has no observed sample site")
     if plate is None:
-        frames = [f for f in observed[0]["cond_indep_stack"] if f.vectorized]
-        if not frames:
-            raise SiteOutsidePlateError(f"observed site {observed[0]['name']!r} is in no plate")
-        plate = min(frames, key=lambda f: f.dim).name
+        return outermost_plate(observed[0])
     return plate, next(f.size for f in observed[0]["cond_indep_stack"] if f.name == plate)
+
+
+def outermost_plate(site: dict) -> tuple[str, int]:
+    """Name and size of the outermost vectorized plate around ``site``."""
+    frames = [f for f in site["cond_indep_stack"] if f.vectorized]
+    if not frames:
+        raise SiteOutsidePlateError(f"site {site['name']!r} is in no plate")
+    frame = min(frames, key=lambda f: f.dim)
+    return frame.name, frame.size
 
 
 @dataclass
@@ -276,7 +281,6 @@ def evaluate(
     for m in (model, guide):
         if isinstance(m, torch.nn.Module):
             m.eval()
-    pyro.get_param_store()  # models register their modules when called
     est = estimate_items(
         model, guide, data.eval_batches(batch_size, device), num_samples, progress=progress
     )

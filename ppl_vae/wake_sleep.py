@@ -29,7 +29,14 @@ import torch
 from pyro import poutine
 from pyro.infer import ELBO
 
-from ppl_vae.evaluation import data_plate, latent_sites, observed_sites, per_item, site_log_prob
+from ppl_vae.evaluation import (
+    data_plate,
+    latent_sites,
+    observed_sites,
+    outermost_plate,
+    per_item,
+    site_log_prob,
+)
 
 
 class SiteMismatchError(ValueError):
@@ -107,19 +114,12 @@ def sleep_loss(
     """
     with torch.no_grad():
         dream = poutine.trace(poutine.uncondition(model)).get_trace(*args, **kwargs)
-    plate, batch = data_plate_of(dream, observed)
+    plate, batch = outermost_plate(dream.nodes[sorted(observed)[0]])
     sampled = {s["name"]: s["value"].detach() for s in latent_sites(dream)}
     dreamt = {k: v for k, v in sampled.items() if k in observed}
     latents = {k: v for k, v in sampled.items() if k not in observed}
     guide_trace = poutine.trace(guide).get_trace(*dream_args(model, dreamt, args), **kwargs)
     return -_guide_log_q(guide_trace, plate, batch, latents).sum()
-
-
-def data_plate_of(trace, observed: set[str]) -> tuple[str, int]:
-    site = trace.nodes[sorted(observed)[0]]
-    frames = [f for f in site["cond_indep_stack"] if f.vectorized]
-    frame = min(frames, key=lambda f: f.dim)
-    return frame.name, frame.size
 
 
 class _Objective(ELBO):
