@@ -27,6 +27,8 @@ class BernoulliGuide(nn.Module):
     :param latent_dim: number of binary units.
     :param hidden_sizes: hidden widths of the inference network.
     :param baseline_hidden: hidden width of the baseline network (0: decaying average only).
+    :param dropout: dropout after each hidden layer of the inference network, in training mode
+        only (see :class:`~ppl_vae.guides.DiagonalGaussianGuide`).
     """
 
     def __init__(
@@ -36,11 +38,14 @@ class BernoulliGuide(nn.Module):
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
         baseline_hidden: int = 100,
         input_transform: str = "log1p",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.latent_dim = latent_dim
         self.input_transform = input_transform
-        self.body = mlp([vocab_size, *hidden_sizes])
+        self.body = mlp([vocab_size, *hidden_sizes], dropout=dropout)
         self.logits = nn.Linear(hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim)
         self.baseline = (
             PerWordBaseline(vocab_size, baseline_hidden, input_transform)

@@ -13,11 +13,15 @@ LOG_SCALE_MIN = -10.0
 INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 
-def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear layers of the given sizes, each followed by ``activation``."""
+def mlp(
+    sizes: list[int], activation: type[nn.Module] = nn.ReLU, dropout: float = 0.0
+) -> nn.Sequential:
+    """Linear layers of the given sizes, each followed by ``activation`` (and dropout if > 0)."""
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), activation()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -34,6 +38,10 @@ class DiagonalGaussianGuide(nn.Module):
     :param hidden_sizes: widths of the hidden layers; ``(h,)`` gives the one-layer encoder.
     :param input_transform: ``"log1p"`` (default) feeds ``log(1 + x)`` to the MLP, which keeps
         long documents from saturating it; ``"counts"`` feeds raw counts, as the paper does.
+    :param dropout: dropout after each hidden layer, in training mode only. The encoder has
+        1.3M weights for 11k training documents; without it, it learns the training documents'
+        posteriors far better than it generalizes, which shows up as an amortization gap on
+        test documents.
     """
 
     def __init__(
@@ -42,6 +50,7 @@ class DiagonalGaussianGuide(nn.Module):
         latent_dim: int = 50,
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
         input_transform: str = "log1p",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if input_transform not in INPUT_TRANSFORMS:
@@ -50,7 +59,10 @@ class DiagonalGaussianGuide(nn.Module):
         self.vocab_size = vocab_size
         self.latent_dim = latent_dim
         self.hidden_sizes = tuple(hidden_sizes)
-        self.body = mlp([vocab_size, *self.hidden_sizes])
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = dropout
+        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
         width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
         self.loc = nn.Linear(width, latent_dim)
         self.log_scale = nn.Linear(width, latent_dim)

@@ -6,17 +6,14 @@ Continuous Space", CoNLL.
 
 from __future__ import annotations
 
-import pyro
-import pyro.distributions as dist
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from ppl_vae.annealing import kl_annealing
-from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MIN
+from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
 
 
-class LSTMEncoderGuide(nn.Module):
+class LSTMEncoderGuide(SentenceGaussianGuide):
     r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` from the last hidden state of an LSTM.
 
     The LSTM reads each sentence's ``lengths`` tokens (its words and ``<eos>``), packed so that
@@ -27,6 +24,8 @@ class LSTMEncoderGuide(nn.Module):
     arguments.
     """
 
+    module_name = "lstm_encoder"
+
     def __init__(
         self,
         vocab_size: int,
@@ -35,32 +34,15 @@ class LSTMEncoderGuide(nn.Module):
         hidden_dim: int = 191,
         pad_index: int = 0,
     ) -> None:
-        super().__init__()
-        self.vocab_size = vocab_size
-        self.latent_dim = latent_dim
+        super().__init__(vocab_size, latent_dim)
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
-        self.loc = nn.Linear(hidden_dim, latent_dim)
-        self.log_scale = nn.Linear(hidden_dim, latent_dim)
-        nn.init.zeros_(self.log_scale.weight)
-        nn.init.zeros_(self.log_scale.bias)
+        self._init_head(hidden_dim)
 
-    def encode(
-        self, tokens: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mu, sigma)`` of ``q(z | x)``, each ``(B, latent_dim)``."""
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The LSTM's last hidden state after each sentence's ``lengths`` tokens, ``(B, H)``."""
         packed = pack_padded_sequence(
             self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         _, (h, _) = self.lstm(packed)  # h is in the batch's original order
-        h = h[-1]
-        return self.loc(h), self.log_scale(h).clamp(min=LOG_SCALE_MIN).exp()
-
-    def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
-    ) -> torch.Tensor:
-        pyro.module("lstm_encoder", self)
-        loc, scale = self.encode(tokens, lengths)
-        with pyro.plate("sentences", tokens.shape[0]):
-            with kl_annealing(annealing_factor):
-                return pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+        return h[-1]

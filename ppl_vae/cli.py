@@ -18,7 +18,7 @@ from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import SYNTHETIC, DataError, load_documents
 from ppl_vae.data.sentences import load_sentence_data
-from ppl_vae.evaluation import evaluate, mutual_information, perplexity_corpus
+from ppl_vae.evaluation import evaluate, guide_mutual_information, perplexity_corpus
 from ppl_vae.mixture_runs import (
     MIXTURE,
     evaluate_mixture,
@@ -26,14 +26,24 @@ from ppl_vae.mixture_runs import (
     load_mixture,
     train_mixture,
 )
-from ppl_vae.objectives import ANNEALABLE, OBJECTIVES
-from ppl_vae.registry import DEFAULT_GUIDE, DEFAULT_OBJECTIVE, GUIDES, MODELS, SENTENCE_MODELS
+from ppl_vae.objectives import ANNEALABLE, ELBO_CLIMBING, OBJECTIVES
+from ppl_vae.registry import (
+    DEFAULT_GUIDE,
+    DEFAULT_OBJECTIVE,
+    GUIDE_OBJECTIVE,
+    GUIDES,
+    MODELS,
+    SENTENCE_MODELS,
+)
 from ppl_vae.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.runs import check_vocab, load_run, run_training
 from ppl_vae.topics import dimensions_by_activity
 from ppl_vae.training import TrainingDiverged
 
 logger = logging.getLogger("ppl_vae")
+
+
+COMPARE_MODELS = {"nvdm": "nvdm", "sbn": "sbn", "sentence": "sentence-vae"}
 
 
 class UsageError(ValueError):
@@ -70,57 +80,35 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ppl-vae",
-        description="Train and evaluate deep generative models of text written in Pyro.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    tr = sub.add_parser(
-        "train",
-        help="train a model by SVI",
-        description="Train a model and guide by SVI, then evaluate on test.",
-    )
-    tr.add_argument(
-        "model",
-        choices=sorted([*MODELS, MIXTURE]),
-        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), "
-        "mixture (mixture of multinomials), sentence-vae (Bowman et al.'s LSTM VAE), or rnnlm "
-        "(its decoder without a latent variable)",
-    )
-    tr.add_argument(
+def _training_options() -> argparse.ArgumentParser:
+    """The flags shared by ``train`` and ``compare``: data, sizes, objective and budget."""
+    opts = argparse.ArgumentParser(add_help=False)
+    opts.add_argument(
         "--data",
         default=None,
         help="corpus directory (NVDM .feat + vocab.new, or train/test .txt); "
         "default: the embedded synthetic corpus",
     )
-    tr.add_argument("--out", required=True, help="run directory for checkpoints and logs")
-    tr.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its last checkpoint (its saved config "
-        "is used; --epochs may extend it)",
-    )
-    tr.add_argument(
-        "--guide",
-        default=None,
-        choices=sorted({g for gs in GUIDES.values() for g in gs}),
-        help="the inference network (default: diagonal for nvdm, bernoulli for sbn)",
-    )
-    tr.add_argument(
+    opts.add_argument(
         "--latent-dim",
         type=int,
         default=None,
         help="latent dimension K (default 50; 13 for sentence-vae, as Bowman et al.)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--hidden",
         type=_sizes,
         default=(500, 500),
         help="encoder hidden sizes, comma-separated (default 500,500)",
     )
-    tr.add_argument(
+    opts.add_argument(
+        "--encoder-dropout",
+        type=float,
+        default=0.0,
+        help="dropout after each encoder hidden layer of nvdm and sbn, in training only "
+        "(default 0)",
+    )
+    opts.add_argument(
         "--objective",
         default=None,
         choices=OBJECTIVES,
@@ -128,109 +116,97 @@ def build_parser() -> argparse.ArgumentParser:
         "nvdm); nvil = TraceGraph_ELBO with the guide's learned baseline (default for sbn); "
         "wake-sleep; rws = reweighted wake-sleep",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--particles",
         type=int,
         default=1,
         help="ELBO particles per step, or K for rws (default 1; rws uses at least 2)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--free-bits",
         type=float,
         default=0.5,
         help="nats per latent dimension below which the KL stops pushing, for --objective "
         "free-bits (default 0.5)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--anneal",
         default="constant",
         choices=SCHEDULES,
         help="KL weight schedule (default constant)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--beta",
         type=float,
         default=1.0,
         help="constant KL weight, or the final weight of a schedule (default 1; 0 "
         "trains an autoencoder)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--beta-start",
         type=float,
         default=0.0,
         help="first KL weight of the linear and cyclical schedules (default 0)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--anneal-epochs",
         type=float,
         default=10.0,
         help="warm-up (or cycle) length in epochs for non-constant schedules (default 10)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--epochs",
         type=int,
         default=None,
         help="maximum epochs (default: 150 on a corpus directory, 40 on the synthetic corpus)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--batch-size",
         type=int,
         default=None,
         help="documents per step (default 64; 500 for mixture --algorithm svi)",
     )
-    tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
-    tr.add_argument(
+    opts.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
+    opts.add_argument(
         "--lr-decay",
         type=float,
         default=None,
         help="multiply the learning rate by this after each epoch (default 0.99)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--weight-decay",
         type=float,
         default=0.0,
         help="decoupled weight decay (AdamW) when > 0 (default 0: plain Adam)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--ema",
         type=float,
         default=0.999,
         help="evaluate and save an exponential moving average of the weights with this decay; "
         "0 = use the last weights (default 0.999)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--clip-norm",
         type=float,
         default=None,
         help="clip each parameter's gradient norm (default: no clipping)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--patience",
         type=int,
         default=None,
         help="stop after this many epochs without validation improvement; 0 = never (default 30)",
     )
-    tr.add_argument(
+    opts.add_argument(
         "--valid-fraction",
         type=float,
         default=0.05,
         help="share of train held out for validation when the corpus has no valid "
         "split (default 0.05)",
     )
-    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    tr.add_argument(
-        "--eval-samples",
-        type=int,
-        default=100,
-        help="importance samples for the final test evaluation; 0 skips it (default 100)",
-    )
-    tr.add_argument(
-        "--topics",
-        type=int,
-        default=10,
-        help="show the top words of this many latent dimensions (default 10)",
-    )
-    sen = tr.add_argument_group("sentence models (sentence-vae, rnnlm)")
+    opts.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sen = opts.add_argument_group("sentence models (sentence-vae, rnnlm)")
     sen.add_argument("--embedding-dim", type=int, default=353, help="word embedding (353)")
     sen.add_argument("--hidden-dim", type=int, default=191, help="LSTM hidden units (191)")
     sen.add_argument(
@@ -248,6 +224,55 @@ def build_parser() -> argparse.ArgumentParser:
     sen.add_argument("--max-vocab", type=int, default=10000, help="vocabulary size (10000)")
     sen.add_argument(
         "--max-length", type=int, default=None, help="truncate longer sentences (counted)"
+    )
+    return opts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppl-vae",
+        description="Train and evaluate deep generative models of text written in Pyro.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    opts = _training_options()
+    tr = sub.add_parser(
+        "train",
+        parents=[opts],
+        help="train a model by SVI",
+        description="Train a model and guide by SVI, then evaluate on test.",
+    )
+    tr.add_argument(
+        "model",
+        choices=sorted([*MODELS, MIXTURE]),
+        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), "
+        "mixture (mixture of multinomials), sentence-vae (Bowman et al.'s LSTM VAE), or rnnlm "
+        "(its decoder without a latent variable)",
+    )
+    tr.add_argument("--out", required=True, help="run directory for checkpoints and logs")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (its saved config "
+        "is used; --epochs may extend it)",
+    )
+    tr.add_argument(
+        "--guide",
+        default=None,
+        choices=sorted({g for gs in GUIDES.values() for g in gs}),
+        help="the inference network (default: diagonal for nvdm, bernoulli for sbn)",
+    )
+    tr.add_argument(
+        "--eval-samples",
+        type=int,
+        default=100,
+        help="importance samples for the final test evaluation; 0 skips it (default 100)",
+    )
+    tr.add_argument(
+        "--topics",
+        type=int,
+        default=10,
+        help="show the top words of this many latent dimensions (default 10)",
     )
     mix = tr.add_argument_group("mixture of multinomials")
     mix.add_argument(
@@ -268,6 +293,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="Dirichlet prior on each class's words; 2 = add-one smoothing (default 2)",
     )
     _add_common(tr)
+
+    cp = sub.add_parser(
+        "compare",
+        parents=[opts],
+        help="train one model with several guides and compare them",
+        description="Train the model once per guide with the same seed, data and budget, then "
+        "write a table (comparison.md, comparison.json) of ELBO and importance-sampled "
+        "perplexity, KL, active units, mutual information, amortization gap, PSIS k-hat, "
+        "gradient variance and seconds per epoch, and curves.png with one line per guide.",
+    )
+    cp.add_argument(
+        "--model",
+        default="nvdm",
+        choices=sorted(COMPARE_MODELS),
+        help="nvdm (documents) or sentence (Bowman et al.'s sentence VAE) (default nvdm)",
+    )
+    cp.add_argument(
+        "--guides",
+        type=lambda t: [g.strip() for g in t.split(",") if g.strip()],
+        required=True,
+        help="comma-separated guide names, e.g. diagonal,full-covariance,iaf",
+    )
+    cp.add_argument("--out", required=True, help="directory for the runs and the table")
+    cp.add_argument(
+        "--samples",
+        type=int,
+        default=100,
+        help="importance samples per test item for perplexity and PSIS (default 100)",
+    )
+    cp.add_argument(
+        "--analysis-items",
+        type=int,
+        default=200,
+        help="test items used for the amortization gap and PSIS k-hat (default 200)",
+    )
+    cp.add_argument(
+        "--gap-steps",
+        type=int,
+        default=100,
+        help="Adam steps of the per-item optimization behind the amortization gap (default 100)",
+    )
+    cp.add_argument(
+        "--grad-estimates",
+        type=int,
+        default=20,
+        help="gradient estimates on one batch for the gradient variance (default 20)",
+    )
+    _add_common(cp)
 
     ev = sub.add_parser(
         "evaluate",
@@ -394,12 +467,14 @@ def cmd_train_mixture(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    if args.model == MIXTURE:
-        return cmd_train_mixture(args)
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` that the training flags describe (``args.model``/``args.guide``
+    included); fills in ``args.guide`` and ``args.objective`` with the model's defaults."""
     synthetic = args.data is None or args.data == SYNTHETIC
     args.guide = args.guide or DEFAULT_GUIDE[args.model]
-    args.objective = args.objective or DEFAULT_OBJECTIVE[args.model]
+    args.objective = args.objective or GUIDE_OBJECTIVE.get(
+        args.guide, DEFAULT_OBJECTIVE[args.model]
+    )
     if args.guide not in GUIDES[args.model]:
         raise UsageError(
             f"guide {args.guide!r} does not fit model {args.model!r}; choose from "
@@ -419,10 +494,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             model_kwargs.update(
                 word_dropout=args.word_dropout, z_every_step=not args.z_at_start_only
             )
-        guide_kwargs = sizes if args.guide == "lstm" else {}
+        guide_kwargs = sizes if args.guide != "none" else {}
     else:
         model_kwargs, guide_kwargs = {}, {"hidden_sizes": list(args.hidden)}
-    config = TrainConfig(
+        if args.encoder_dropout:
+            guide_kwargs["dropout"] = args.encoder_dropout
+    return TrainConfig(
         model=args.model,
         guide=args.guide,
         latent_dim=args.latent_dim or (13 if sentences else 50),
@@ -445,15 +522,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         # early stopping watches the validation ELBO, which wake-sleep objectives do not climb
         patience=args.patience
         if args.patience is not None
-        else (30 if args.objective in ANNEALABLE else 0),
+        else (30 if args.objective in ELBO_CLIMBING else 0),
         seed=args.seed,
         device=args.device,
     )
-    data = None
-    if not args.resume and sentences:
-        data = load_sentence_data(args.data, args.max_vocab, max_length=args.max_length)
-    elif not args.resume:
-        data = load_documents(args.data, valid_fraction=args.valid_fraction, seed=args.seed)
+
+
+def _training_data(args: argparse.Namespace):
+    """The corpus the training flags name: sentences for sentence models, else documents."""
+    if args.model in SENTENCE_MODELS:
+        return load_sentence_data(args.data, args.max_vocab, max_length=args.max_length)
+    return load_documents(args.data, valid_fraction=args.valid_fraction, seed=args.seed)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.model == MIXTURE:
+        return cmd_train_mixture(args)
+    config = _train_config(args)
+    data = None if args.resume else _training_data(args)
     result = run_training(
         config, args.out, resume=args.resume, progress=not args.no_progress, data=data
     )
@@ -549,8 +635,8 @@ def _report_sentences(run, data_dir, split, samples, device, n_table, progress) 
         out[f"ppl_{name}_with_eos"] = perplexity_corpus(-nll * len(words), words + 1)
         out[f"ppl_{name}_without_eos"] = perplexity_corpus(-nll * len(words), words)
     out["mi"] = (
-        mutual_information(run.guide.encode, corpus.eval_batches(500, device))
-        if hasattr(run.guide, "encode")
+        guide_mutual_information(run.guide, corpus.eval_batches(200, device))
+        if run.config.model != "rnnlm"
         else 0.0
     )
     if n_table is not None:
@@ -681,8 +767,37 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ppl_vae.compare import compare_guides, comparison_markdown
+
+    args.model = COMPARE_MODELS[args.model]
+    objective_flag = args.objective
+    configs = {}
+    for name in args.guides:
+        args.guide, args.objective = name, objective_flag
+        configs[name] = _train_config(args)
+    base = configs[args.guides[0]]
+    rows = compare_guides(
+        base,
+        args.guides,
+        _training_data(args),
+        args.out,
+        objectives={g: c.objective for g, c in configs.items()},
+        guide_kwargs={g: c.guide_kwargs for g, c in configs.items()},
+        eval_samples=args.samples,
+        analysis_items=args.analysis_items,
+        gap_steps=args.gap_steps,
+        grad_estimates=args.grad_estimates,
+        progress=not args.no_progress,
+    )
+    print(comparison_markdown(rows), end="")
+    print(f"wrote {args.out}/comparison.md, comparison.json and curves.png")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
+    "compare": cmd_compare,
     "evaluate": cmd_evaluate,
     "topics": cmd_topics,
     "download": cmd_download,

@@ -307,3 +307,28 @@ def mutual_information(encode: Callable, batches: Iterable[tuple]) -> float:
             total += float(neg_entropy - log_qz.mean()) * batch
             count += batch
     return total / max(count, 1)
+
+
+def guide_mutual_information(guide, batches, site: str = "z") -> float:
+    """He et al. (2019)'s estimate of ``I(x; z)`` for any guide, in nats.
+
+    Like :func:`ppl_vae.evaluation.mutual_information`, but reads ``q(z | x)`` from the guide's
+    trace, so it needs no ``encode`` method: ``log q(z_i | x_j)`` for all pairs of a batch comes
+    from evaluating the site's batched distribution at every item's sample. Works for any guide
+    whose site distribution has a ``log_prob`` (flows included, through their inverse).
+    """
+    total, count = 0.0, 0
+    with torch.no_grad(), poutine.block():
+        for args, _ in batches:
+            tr = poutine.trace(guide).get_trace(*args)
+            fn, z = tr.nodes[site]["fn"], tr.nodes[site]["value"]
+            b = z.shape[0]
+            if b < 2:
+                continue
+            own = fn.log_prob(z)  # (B,)
+            # cross[i, j] = log q(z_i | x_j): each sample against every item's distribution
+            cross = fn.log_prob(z.unsqueeze(1).expand(b, b, *z.shape[1:]))
+            log_agg = cross.logsumexp(1) - math.log(b)
+            total += float((own - log_agg).sum())
+            count += b
+    return total / max(count, 1)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from pyro.infer import ELBO, Trace_ELBO, TraceGraph_ELBO, TraceMeanField_ELBO
 
 from ppl_vae.free_bits import FreeBitsELBO
+from ppl_vae.iwae import IWAE
 from ppl_vae.wake_sleep import ReweightedWakeSleep, WakeSleep
 
-OBJECTIVES = ("trace", "meanfield", "nvil", "wake-sleep", "rws", "free-bits")
+OBJECTIVES = ("trace", "meanfield", "nvil", "wake-sleep", "rws", "free-bits", "iwae")
+# IWAE is not annealable: it has no separate KL term to weight
 ANNEALABLE = ("trace", "meanfield", "nvil", "free-bits")
+# objectives whose validation ELBO should climb, so that early stopping may watch it
+ELBO_CLIMBING = (*ANNEALABLE, "iwae")
 
 
-def make_objective(name: str, num_particles: int = 1, free_bits: float = 0.5) -> ELBO:
+def make_objective(
+    name: str,
+    num_particles: int = 1,
+    free_bits: float = 0.5,
+    vectorize_particles: bool = False,
+) -> ELBO:
     """The objective ``name``.
 
     * ``"trace"``: :class:`~pyro.infer.Trace_ELBO`, a Monte Carlo estimate of the whole ELBO.
@@ -24,9 +33,17 @@ def make_objective(name: str, num_particles: int = 1, free_bits: float = 0.5) ->
       (Bornschein and Bengio, 2015), with weights normalized per datapoint.
     * ``"free-bits"``: :class:`~ppl_vae.free_bits.FreeBitsELBO` with ``free_bits`` nats per
       latent dimension (Kingma et al., 2016).
+    * ``"iwae"``: :class:`~ppl_vae.iwae.IWAE`, the importance weighted bound with
+      ``num_particles`` K >= 1 samples per datapoint (Burda et al., 2016), i.e.
+      :class:`~pyro.infer.RenyiELBO` with ``alpha = 0``. It is per datapoint only when every
+      sample site of the model and guide is inside the data plate (otherwise the batch is
+      weighted jointly), and it trains only reparameterized guides: check a model/guide pair
+      with :func:`ppl_vae.iwae.check_iwae` (or :func:`ppl_vae.iwae.check_sites_in_plate`) before
+      training. ``vectorize_particles`` draws the K particles in one pass, for models that
+      broadcast over a leading particle dimension (NVDM, not SentenceVAE).
 
     The ELBOs honour KL annealing through :func:`ppl_vae.annealing.kl_annealing`; the wake-sleep
-    objectives refuse a KL weight other than 1.
+    objectives and IWAE, which form no KL term, refuse a KL weight other than 1.
     """
     kwargs = {"num_particles": num_particles, "vectorize_particles": False}
     if name == "trace":
@@ -39,6 +56,8 @@ def make_objective(name: str, num_particles: int = 1, free_bits: float = 0.5) ->
         return WakeSleep(sleep_particles=num_particles)
     if name == "free-bits":
         return FreeBitsELBO(free_bits, num_particles)
+    if name == "iwae":  # refuses num_particles < 1
+        return IWAE(num_particles, vectorize_particles=vectorize_particles)
     if name == "rws":
         return ReweightedWakeSleep(num_particles=max(2, num_particles))
     raise ValueError(f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}")

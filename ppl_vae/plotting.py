@@ -46,3 +46,25 @@ def plot_objective(history: list[float], step: str, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
+    """Save validation ELBO and KL against epoch, one line per run, on shared axes."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for name, history in histories.items():
+        rows = [r for r in history if "valid_elbo" in r]
+        if not rows:
+            rows, key = history, "train_loss"
+            axes[0].plot([r["epoch"] for r in rows], [-r[key] for r in rows], label=name)
+        else:
+            axes[0].plot([r["epoch"] for r in rows], [r["valid_elbo"] for r in rows], label=name)
+        kl_key = "valid_kl" if rows and "valid_kl" in rows[0] else "train_kl"
+        axes[1].plot([r["epoch"] for r in rows], [r[kl_key] for r in rows], label=name)
+    axes[0].set(xlabel="epoch", ylabel="nats per datapoint", title="validation ELBO")
+    axes[1].set(xlabel="epoch", ylabel="nats", title="KL(q(z|x) || p(z))")
+    axes[0].legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -7,12 +7,32 @@ from collections.abc import Callable
 from torch import nn
 
 from ppl_vae.config import TrainConfig
-from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide, LSTMEncoderGuide, NoLatentGuide
+from ppl_vae.guides import (
+    BernoulliGuide,
+    BiLSTMEncoderGuide,
+    DiagonalGaussianGuide,
+    FullCovarianceGaussianGuide,
+    IAFGuide,
+    LSTMEncoderGuide,
+    MeanPoolEncoderGuide,
+    NoLatentGuide,
+    ScoreFunctionGaussianGuide,
+    SemiAmortizedGuide,
+)
 from ppl_vae.models import NVDM, RNNLM, SentenceVAE, SigmoidBeliefNetwork
 
 
 def _rnnlm(vocab_size: int, latent_dim: int, **kwargs) -> RNNLM:
     return RNNLM(vocab_size, **kwargs)  # no latent variable
+
+
+def _one_layer(
+    vocab_size: int, latent_dim: int, hidden_sizes=(500, 500), **kwargs
+) -> DiagonalGaussianGuide:
+    """The lecture's "one-layer feedforward networks" for mu and sigma: the first hidden size."""
+    return DiagonalGaussianGuide(
+        vocab_size, latent_dim, hidden_sizes=tuple(hidden_sizes)[:1], **kwargs
+    )
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -22,9 +42,20 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "rnnlm": _rnnlm,
 }
 GUIDES: dict[str, dict[str, Callable[..., nn.Module]]] = {
-    "nvdm": {"diagonal": DiagonalGaussianGuide},
+    "nvdm": {
+        "diagonal": DiagonalGaussianGuide,
+        "diagonal-1layer": _one_layer,
+        "full-covariance": FullCovarianceGaussianGuide,
+        "iaf": IAFGuide,
+        "semi-amortized": SemiAmortizedGuide,
+        "score-function": ScoreFunctionGaussianGuide,
+    },
     "sbn": {"bernoulli": BernoulliGuide},
-    "sentence-vae": {"lstm": LSTMEncoderGuide},
+    "sentence-vae": {
+        "lstm": LSTMEncoderGuide,
+        "bilstm": BiLSTMEncoderGuide,
+        "mean-pool": MeanPoolEncoderGuide,
+    },
     "rnnlm": {"none": NoLatentGuide},
 }
 DEFAULT_GUIDE = {"nvdm": "diagonal", "sbn": "bernoulli", "sentence-vae": "lstm", "rnnlm": "none"}
@@ -35,6 +66,11 @@ DEFAULT_OBJECTIVE = {
     "rnnlm": "trace",
 }
 SENTENCE_MODELS = ("sentence-vae", "rnnlm")
+# guides whose gradients need a particular objective: the score-function guide's learned
+# baseline is only used by TraceGraph_ELBO
+GUIDE_OBJECTIVE = {"score-function": "nvil"}
+# guides that run the model themselves (per-example refinement), and so are built with it
+NEEDS_MODEL = ("semi-amortized",)
 
 
 def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:
@@ -48,5 +84,6 @@ def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:
             f"choose from {', '.join(guides)}"
         )
     model = MODELS[config.model](vocab_size, config.latent_dim, **config.model_kwargs)
-    guide = guides[config.guide](vocab_size, config.latent_dim, **config.guide_kwargs)
+    extra = {"model": model} if config.guide in NEEDS_MODEL else {}
+    guide = guides[config.guide](vocab_size, config.latent_dim, **config.guide_kwargs, **extra)
     return model, guide

@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyro
 import pyro.optim
 import torch
@@ -31,7 +32,14 @@ from ppl_vae.annealing import make_schedule
 from ppl_vae.averaging import ParameterAverage
 from ppl_vae.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ppl_vae.config import TrainConfig
-from ppl_vae.evaluation import estimate_items, mutual_information, particle_terms, summarize
+from ppl_vae.evaluation import (
+    estimate_items,
+    guide_mutual_information,
+    mutual_information,
+    particle_terms,
+    summarize,
+)
+from ppl_vae.iwae import check_iwae
 from ppl_vae.objectives import make_objective
 
 logger = logging.getLogger(__name__)
@@ -114,16 +122,18 @@ def _common_random_numbers(seed: int) -> Iterator[None]:
         yield
 
 
-def gaussian_mutual_information(guide, data, device) -> float | None:
-    """He et al.'s ``I(x; z)`` on ``data`` if ``guide.encode`` gives a Gaussian's (loc, scale)."""
-    encode = getattr(guide, "encode", None)
-    if encode is None:
-        return None
-    with torch.no_grad():
-        first = encode(*next(iter(data.eval_batches(2, device)))[0])
-    if not (isinstance(first, tuple) and len(first) == 2):
-        return None
-    return mutual_information(encode, data.eval_batches(500, device))
+def validation_mutual_information(guide, data, device) -> float | None:
+    """He et al.'s ``I(x; z)`` on ``data``: from ``guide.encode`` when it gives a diagonal
+    Gaussian's ``(loc, scale)``, else from the guide's trace; None for a guide without ``"z"``."""
+    args = next(iter(data.eval_batches(2, device)))[0]
+    with torch.no_grad(), poutine.block():
+        encode = getattr(guide, "encode", None)
+        first = encode(*args) if encode is not None else None
+        if isinstance(first, tuple) and len(first) == 2 and first[0].shape == first[1].shape:
+            return mutual_information(encode, data.eval_batches(500, device))
+        if "z" not in poutine.trace(guide).get_trace(*args).nodes:
+            return None
+    return guide_mutual_information(guide, data.eval_batches(200, device))
 
 
 def _finite(*modules: torch.nn.Module) -> bool:
@@ -177,6 +187,8 @@ def train(
     else:
         optim = pyro.optim.Adam(lambda _name: {**lr_now, "fused": True}, clip_args=clip)
     objective = make_objective(config.objective, config.num_particles, config.free_bits)
+    if config.objective == "iwae":  # per-datapoint only when every site is in the data plate
+        check_iwae(model, guide, train_data.make_batch(np.arange(min(2, len(train_data))), device))
     svi = SVI(model, guide, optim, objective)
     steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
     schedule = make_schedule(
@@ -301,7 +313,7 @@ def train(
                             num_samples=config.valid_samples,
                         )
                     )
-                    mi = gaussian_mutual_information(guide, valid_data, device)
+                    mi = validation_mutual_information(guide, valid_data, device)
                 if mi is not None:
                     record["valid_mi"] = mi
                 record.update(

@@ -1,0 +1,57 @@
+"""A bag-of-embeddings inference network for sentence models.
+
+A baseline for the LSTM encoder of Bowman, Vilnis, Vinyals, Dai, Jozefowicz and Bengio (2016),
+"Generating Sentences from a Continuous Space", CoNLL: the mean of the word embeddings, as in
+the deep averaging network of Iyyer, Manjunatha, Boyd-Graber and Daume III (2015), "Deep
+Unordered Composition Rivals Syntactic Methods for Text Classification", ACL. It ignores word
+order, so whatever it encodes about the sentence is about which words it uses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ppl_vae.guides.diagonal_gaussian import mlp
+from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
+
+
+class MeanPoolEncoderGuide(SentenceGaussianGuide):
+    r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` from the mean word embedding of the sentence.
+
+    The embeddings of each sentence's ``lengths`` tokens (its words and ``<eos>``) are averaged,
+    masked so that padding never changes the result, then passed through one ReLU layer of
+    ``hidden_dim`` units and mapped linearly to ``mu`` and ``log sigma``, with the
+    initialization and floor of :class:`~ppl_vae.guides.LSTMEncoderGuide`. Samples ``"z"`` in
+    the plate ``"sentences"`` like :class:`~ppl_vae.models.SentenceVAE`, with the same
+    arguments.
+
+    :param vocab_size: V.
+    :param latent_dim: K.
+    :param embedding_dim: width of the word embeddings.
+    :param hidden_dim: width of the hidden layer.
+    :param pad_index: the id of ``<pad>``, whose embedding is zero.
+    """
+
+    module_name = "mean_pool_encoder"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        latent_dim: int = 13,
+        embedding_dim: int = 353,
+        hidden_dim: int = 191,
+        pad_index: int = 0,
+    ) -> None:
+        super().__init__(vocab_size, latent_dim)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+        self.body = mlp([embedding_dim, hidden_dim])
+        self._init_head(hidden_dim)
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The hidden layer applied to each sentence's mean embedding, ``(B, hidden_dim)``."""
+        lengths = lengths.to(tokens.device)
+        mask = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
+        embedded = self.embedding(tokens).masked_fill(~mask.unsqueeze(-1), 0.0)
+        mean = embedded.sum(1) / lengths.clamp(min=1).unsqueeze(1).to(embedded.dtype)
+        return self.body(mean)

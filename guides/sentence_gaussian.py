@@ -1,0 +1,69 @@
+"""What the diagonal-Gaussian sentence encoders share: a Gaussian head and the Pyro guide.
+
+Bowman, Vilnis, Vinyals, Dai, Jozefowicz and Bengio (2016), "Generating Sentences from a
+Continuous Space", CoNLL, encode a sentence with the last state of an LSTM; the encoders built
+on this base differ only in how they summarize the sentence as one feature vector.
+"""
+
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+from ppl_vae.annealing import kl_annealing
+from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MIN
+
+
+class SentenceGaussianGuide(nn.Module):
+    r"""Base of the guides ``q(z | x) = N(mu(x), diag sigma(x)^2)`` over a batch of sentences.
+
+    A subclass builds its sentence encoder, then calls :meth:`_init_head` with the width of the
+    feature vector it computes in :meth:`features`. Linear maps of the features give ``mu`` and
+    ``log sigma``; the ``log sigma`` layer starts at zero (``q`` starts as ``N(mu, I)``) and
+    ``log sigma`` is floored at ``-10``, as in :class:`~ppl_vae.guides.DiagonalGaussianGuide`.
+    The guide samples ``"z"`` in the plate ``"sentences"`` like
+    :class:`~ppl_vae.models.SentenceVAE`, takes the same arguments ``(tokens, lengths,
+    annealing_factor)``, and weights ``"z"`` by the KL weight through
+    :func:`~ppl_vae.annealing.kl_annealing`.
+
+    The head's modules are ``loc`` and ``log_scale``, so a subclass's ``state_dict`` holds its
+    own modules' keys and ``loc.*``, ``log_scale.*``.
+    """
+
+    #: the name under which :func:`pyro.module` registers the guide's parameters
+    module_name: str = "sentence_encoder"
+
+    def __init__(self, vocab_size: int, latent_dim: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.latent_dim = latent_dim
+
+    def _init_head(self, feature_dim: int) -> None:
+        """Create the linear maps from ``feature_dim`` features to ``mu`` and ``log sigma``."""
+        self.loc = nn.Linear(feature_dim, self.latent_dim)
+        self.log_scale = nn.Linear(feature_dim, self.latent_dim)
+        nn.init.zeros_(self.log_scale.weight)
+        nn.init.zeros_(self.log_scale.bias)
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B, feature_dim)`` summaries of the ``(B, T)`` ``tokens``, each read only up to its
+        sentence's length."""
+        raise NotImplementedError
+
+    def encode(
+        self, tokens: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, sigma)`` of ``q(z | x)``, each ``(B, latent_dim)``."""
+        h = self.features(tokens, lengths)
+        return self.loc(h), self.log_scale(h).clamp(min=LOG_SCALE_MIN).exp()
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
+    ) -> torch.Tensor:
+        pyro.module(self.module_name, self)
+        loc, scale = self.encode(tokens, lengths)
+        with pyro.plate("sentences", tokens.shape[0]):
+            with kl_annealing(annealing_factor):
+                return pyro.sample("z", dist.Normal(loc, scale).to_event(1))

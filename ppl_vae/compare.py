@@ -1,0 +1,246 @@
+"""Train one model with several guides under the same budget, and compare what each one learns.
+
+This is the design card's "swapping guides for comparisons": every guide trains the same model
+with the same seed, data, optimizer and number of epochs, and is then measured on the test split
+with the same code:
+
+* perplexity from the ELBO (a bound) and from importance sampling with the guide as proposal;
+* KL, active units and mutual information ``I(x; z)`` (He et al., 2019);
+* the amortization gap (Cremer, Li and Duvenaud, 2018): how much the ELBO of each test item
+  rises when ``q`` is replaced by the best diagonal Gaussian for that item alone, found by
+  gradient ascent from the guide's own moments (negative when the guide beats every diagonal
+  Gaussian, as a flow or a full covariance can);
+* the PSIS Pareto ``k`` of the importance weights (Yao, Vehtari, Simpson and Gelman, 2018);
+* the variance of the stochastic gradient of the guide's parameters on a fixed batch;
+* seconds per training epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pyro
+import torch
+from pyro import poutine
+
+from ppl_vae.config import TrainConfig
+from ppl_vae.evaluation import evaluate, guide_mutual_information, particle_terms
+from ppl_vae.gradient_variance import gradient_variance
+from ppl_vae.objectives import make_objective
+from ppl_vae.plotting import plot_comparison
+from ppl_vae.posterior import khat_summary, psis_diagnostics
+from ppl_vae.refinement import gaussian_elbo_per_item, refine_gaussian
+from ppl_vae.runs import load_run, read_metrics, run_training
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GuideComparison:
+    """One row of the comparison table (nats per datapoint unless stated)."""
+
+    guide: str
+    objective: str
+    ppl_doc_elbo: float
+    ppl_doc_iw: float
+    ppl_corpus_elbo: float
+    ppl_corpus_iw: float
+    elbo: float
+    nll_iw: float
+    kl: float
+    active_units: int
+    mutual_information: float
+    amortization_gap: float  # mean over analysed items of ELBO(best diagonal q) - ELBO(guide)
+    khat_share_above_07: float
+    khat_median: float
+    khat_max: float
+    grad_variance: float  # mean per-coordinate variance of the guide's gradient
+    seconds_per_epoch: float
+    epochs: int
+
+
+def amortization_gap(
+    model, guide, args: tuple, steps: int = 100, step_size: float = 0.05, samples: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item ELBO of ``guide`` and of the best diagonal Gaussian for each item alone.
+
+    The per-item optimum starts from the mean and log standard deviation of ``samples`` draws
+    of the guide (exact for a diagonal Gaussian guide), then takes ``steps`` Adam steps on that
+    item's ELBO (:func:`ppl_vae.refinement.refine_gaussian`). Both ELBOs are estimated with 64
+    samples, so their difference is the gap up to Monte Carlo noise.
+    """
+    with torch.no_grad(), poutine.block():
+        draws = torch.stack(
+            [poutine.trace(guide).get_trace(*args).nodes["z"]["value"] for _ in range(samples)]
+        )
+        amortized = torch.stack([particle_terms(model, guide, *args).log_weight for _ in range(64)])
+    loc, log_scale = draws.mean(0), draws.std(0).clamp(min=1e-4).log()
+    loc, log_scale = refine_gaussian(
+        model, args, loc, log_scale, steps=steps, step_size=step_size, optimizer="adam"
+    )
+    with torch.no_grad():
+        best = gaussian_elbo_per_item(model, args, loc.detach(), log_scale.detach(), 64)
+    return amortized.mean(0).numpy(), best.double().cpu().numpy()
+
+
+def _first_items(corpus, n: int, device) -> tuple:
+    """Model arguments for the first ``n`` items of ``corpus`` (one batch)."""
+    return tuple(corpus.make_batch(np.arange(min(n, len(corpus))), device))
+
+
+def _seconds_per_epoch(history: list[dict]) -> float:
+    return history[-1]["seconds"] / history[-1]["epoch"] if history else float("nan")
+
+
+def compare_guides(
+    base: TrainConfig,
+    guides: Sequence[str],
+    data,
+    out_dir: str | Path,
+    objectives: dict[str, str] | None = None,
+    guide_kwargs: dict[str, dict] | None = None,
+    eval_samples: int = 100,
+    analysis_items: int = 200,
+    gap_steps: int = 100,
+    grad_estimates: int = 20,
+    progress: bool = False,
+) -> list[GuideComparison]:
+    """Train ``base.model`` once per guide in ``guides`` and measure each on ``data.test``.
+
+    Each guide trains in ``out_dir/<guide>/`` with ``base`` (same seed, data and budget), its
+    objective from ``objectives`` (default ``base.objective``) and its constructor arguments
+    from ``guide_kwargs``. The PSIS ``k``, amortization gap and gradient variance use the first
+    ``analysis_items`` test items and ``eval_samples`` samples. Writes ``comparison.json``,
+    ``comparison.md`` and ``curves.png`` to ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objectives, guide_kwargs = objectives or {}, guide_kwargs or {}
+    device = torch.device(base.device)
+    rows, histories = [], {}
+    for name in guides:
+        config = replace(
+            base,
+            guide=name,
+            objective=objectives.get(name, base.objective),
+            guide_kwargs=guide_kwargs.get(name, base.guide_kwargs),
+        )
+        logger.info("training %s with guide %s (%s)", config.model, name, config.objective)
+        run_training(config, out_dir / name, progress=progress, data=data)
+        histories[name] = read_metrics(out_dir / name)
+        rows.append(
+            measure_guide(
+                out_dir / name,
+                data,
+                eval_samples,
+                analysis_items,
+                gap_steps,
+                grad_estimates,
+                histories[name],
+                device,
+                progress,
+            )
+        )
+        logger.info("%s: %s", name, rows[-1])
+    write_comparison(rows, histories, out_dir)
+    return rows
+
+
+def measure_guide(
+    run_dir: Path,
+    data,
+    eval_samples: int,
+    analysis_items: int,
+    gap_steps: int,
+    grad_estimates: int,
+    history: list[dict],
+    device: torch.device,
+    progress: bool = False,
+) -> GuideComparison:
+    """The comparison row of one trained run."""
+    run = load_run(run_dir, device=device)
+    model, guide, config = run.model, run.guide, run.config
+    pyro.set_rng_seed(config.seed)
+    ev = evaluate(model, guide, data.test, eval_samples, device=device, progress=progress)
+    mi = guide_mutual_information(guide, data.test.eval_batches(200, device))
+
+    args = _first_items(data.test, analysis_items, device)
+    with torch.no_grad(), poutine.block():
+        log_w = torch.stack(
+            [particle_terms(model, guide, *args).log_weight for _ in range(eval_samples)]
+        )
+    khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
+    amortized, best = amortization_gap(model, guide, args, steps=gap_steps)
+
+    train_args = _first_items(data.train, config.batch_size, device)
+    objective = make_objective(config.objective, config.num_particles, config.free_bits)
+    model.train()
+    guide.train()
+    variance = gradient_variance(model, guide, objective, train_args, grad_estimates)
+    model.eval()
+    guide.eval()
+    pyro.clear_param_store()
+    return GuideComparison(
+        guide=config.guide,
+        objective=config.objective,
+        ppl_doc_elbo=ev.ppl_doc_elbo,
+        ppl_doc_iw=ev.ppl_doc_iw,
+        ppl_corpus_elbo=ev.ppl_corpus_elbo,
+        ppl_corpus_iw=ev.ppl_corpus_iw,
+        elbo=ev.elbo,
+        nll_iw=ev.nll_iw,
+        kl=ev.kl,
+        active_units=ev.active_units,
+        mutual_information=mi,
+        amortization_gap=float(np.mean(best - amortized)),
+        khat_share_above_07=khat["share_gt_0.7"],
+        khat_median=khat["median"],
+        khat_max=khat["max"],
+        grad_variance=variance["mean_variance"],
+        seconds_per_epoch=_seconds_per_epoch(history),
+        epochs=history[-1]["epoch"] if history else 0,
+    )
+
+
+COLUMNS = [
+    ("guide", "guide", "{}"),
+    ("objective", "objective", "{}"),
+    ("ppl_doc_elbo", "ppl/doc ELBO", "{:.1f}"),
+    ("ppl_doc_iw", "ppl/doc IW", "{:.1f}"),
+    ("ppl_corpus_elbo", "ppl corpus ELBO", "{:.1f}"),
+    ("ppl_corpus_iw", "ppl corpus IW", "{:.1f}"),
+    ("kl", "KL", "{:.2f}"),
+    ("active_units", "AU", "{}"),
+    ("mutual_information", "MI", "{:.2f}"),
+    ("amortization_gap", "amort. gap", "{:.2f}"),
+    ("khat_share_above_07", "k̂>0.7", "{:.0%}"),
+    ("khat_median", "k̂ median", "{:.2f}"),
+    ("grad_variance", "grad var", "{:.3g}"),
+    ("seconds_per_epoch", "s/epoch", "{:.2f}"),
+]
+
+
+def comparison_markdown(rows: Sequence[GuideComparison]) -> str:
+    """The comparison as a Markdown table."""
+    lines = [
+        "| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    for row in rows:
+        d = asdict(row)
+        lines.append("| " + " | ".join(fmt.format(d[key]) for key, _, fmt in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(
+    rows: Sequence[GuideComparison], histories: dict[str, list[dict]], out_dir: Path
+) -> None:
+    out_dir = Path(out_dir)
+    (out_dir / "comparison.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    (out_dir / "comparison.md").write_text(comparison_markdown(rows))
+    plot_comparison(histories, out_dir / "curves.png")
