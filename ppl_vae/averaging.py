@@ -58,11 +58,14 @@ class ParameterAverage:
                 p.copy_(v)
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
-        """The averaged weights as one ``state_dict``-like mapping per module."""
-        return [
-            {name: s.clone() for (name, _), s in zip(m.named_parameters(), shadow)}
-            for m, shadow in zip(self.modules, self.shadow)
-        ]
+        """One ``state_dict`` per module with the averaged weights; buffers (e.g. the masks of
+        an autoregressive flow) are not averaged and are taken as they are."""
+        out = []
+        for m, shadow in zip(self.modules, self.shadow):
+            d = {k: v.clone() for k, v in m.state_dict().items()}
+            d.update({name: s.clone() for (name, _), s in zip(m.named_parameters(), shadow)})
+            out.append(d)
+        return out
 
     def state(self) -> dict:
         """Tensors and plain data for a checkpoint: the averaged weights and the update count."""

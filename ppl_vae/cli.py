@@ -320,7 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples",
         type=int,
         default=100,
-        help="importance samples per test item for perplexity and PSIS (default 100)",
+        help="importance samples per test item for perplexity (default 100)",
+    )
+    cp.add_argument(
+        "--psis-samples",
+        type=int,
+        default=200,
+        help="guide samples per analysed item for PSIS k-hat (default 200; k-hat needs 100+)",
     )
     cp.add_argument(
         "--analysis-items",
@@ -788,6 +794,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         analysis_items=args.analysis_items,
         gap_steps=args.gap_steps,
         grad_estimates=args.grad_estimates,
+        psis_samples=args.psis_samples,
         progress=not args.no_progress,
     )
     print(comparison_markdown(rows), end="")

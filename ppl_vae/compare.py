@@ -108,14 +108,16 @@ def compare_guides(
     analysis_items: int = 200,
     gap_steps: int = 100,
     grad_estimates: int = 20,
+    psis_samples: int = 200,
     progress: bool = False,
 ) -> list[GuideComparison]:
     """Train ``base.model`` once per guide in ``guides`` and measure each on ``data.test``.
 
     Each guide trains in ``out_dir/<guide>/`` with ``base`` (same seed, data and budget), its
     objective from ``objectives`` (default ``base.objective``) and its constructor arguments
-    from ``guide_kwargs``. The PSIS ``k``, amortization gap and gradient variance use the first
-    ``analysis_items`` test items and ``eval_samples`` samples. Writes ``comparison.json``,
+    from ``guide_kwargs``. Perplexities use ``eval_samples`` importance samples per test item;
+    the PSIS ``k`` (from ``psis_samples`` samples, at least 100 for a usable ``k``) and the
+    amortization gap use the first ``analysis_items`` test items. Writes ``comparison.json``,
     ``comparison.md`` and ``curves.png`` to ``out_dir``.
     """
     out_dir = Path(out_dir)
@@ -141,6 +143,7 @@ def compare_guides(
                 analysis_items,
                 gap_steps,
                 grad_estimates,
+                psis_samples,
                 histories[name],
                 device,
                 progress,
@@ -158,6 +161,7 @@ def measure_guide(
     analysis_items: int,
     gap_steps: int,
     grad_estimates: int,
+    psis_samples: int,
     history: list[dict],
     device: torch.device,
     progress: bool = False,
@@ -172,7 +176,7 @@ def measure_guide(
     args = _first_items(data.test, analysis_items, device)
     with torch.no_grad(), poutine.block():
         log_w = torch.stack(
-            [particle_terms(model, guide, *args).log_weight for _ in range(eval_samples)]
+            [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]
         )
     khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
     amortized, best = amortization_gap(model, guide, args, steps=gap_steps)

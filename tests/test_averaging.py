@@ -34,3 +34,18 @@ def test_warm_up_reaches_the_final_decay():
 def test_decay_must_be_a_fraction():
     with pytest.raises(ValueError):
         ParameterAverage([torch.nn.Linear(1, 1)], decay=1.0)
+
+
+def test_state_dicts_load_into_modules_with_buffers():
+    module = torch.nn.BatchNorm1d(3)  # weight and bias are averaged; running stats are buffers
+    average = ParameterAverage([module], 0.9)
+    with torch.no_grad():
+        module.weight.add_(1.0)
+        module.running_mean.add_(2.0)
+    average.update()
+    (state,) = average.state_dicts()
+    assert set(state) == set(module.state_dict())
+    fresh = torch.nn.BatchNorm1d(3)
+    fresh.load_state_dict(state)  # strict: nothing missing
+    assert torch.equal(fresh.running_mean, module.running_mean)
+    assert torch.equal(fresh.weight, average.shadow[0][0])

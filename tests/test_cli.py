@@ -371,3 +371,19 @@ def test_generation_commands(tmp_path, capsys):
 def test_generation_needs_a_sentence_vae(trained_run, capsys):
     assert main(["sample", str(trained_run)]) == 2
     assert "needs a sentence-vae run" in capsys.readouterr().err
+
+
+def test_compare_trains_each_guide_and_prints_the_table(tmp_path, capsys):
+    argv = ["compare", "--guides", "diagonal,iaf", "--out", str(tmp_path), "--epochs", "1"]
+    argv += ["--latent-dim", "4", "--hidden", "16", "--samples", "4", "--psis-samples", "8"]
+    argv += ["--analysis-items", "10", "--gap-steps", "3", "--grad-estimates", "2"]
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| diagonal |" in out and "| iaf |" in out
+    rows = json.loads((tmp_path / "comparison.json").read_text())
+    assert [r["guide"] for r in rows] == ["diagonal", "iaf"]
+
+
+def test_compare_refuses_a_guide_of_another_model(tmp_path, capsys):
+    assert main(["compare", "--guides", "diagonal,lstm", "--out", str(tmp_path)]) == 2
+    assert "does not fit model 'nvdm'" in capsys.readouterr().err

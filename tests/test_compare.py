@@ -77,6 +77,7 @@ def test_compare_writes_a_table_and_curves(tiny_corpus, tmp_path):
         analysis_items=10,
         gap_steps=5,
         grad_estimates=3,
+        psis_samples=12,
     )
     assert [r.guide for r in rows] == ["diagonal", "diagonal-1layer"]
     table = json.loads((tmp_path / "comparison.json").read_text())
