@@ -56,6 +56,7 @@ def run_inference(args, data) -> list[GuideComparison]:
         batch_size=32 if sentences else 64,
         lr=1e-3,
         lr_decay=0.99,
+        weight_decay=0.0 if sentences else 0.05,  # the CLI's defaults
         ema_decay=0.999,
         data=data.source,
         seed=args.seed,
