@@ -6,10 +6,10 @@ The baseline of Bowman et al. (2016), "Generating Sentences from a Continuous Sp
 from __future__ import annotations
 
 import pyro
-import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
 
 
@@ -48,9 +48,7 @@ class RNNLM(nn.Module):
         with pyro.plate("sentences", batch):
             pyro.sample(
                 "x",
-                dist.Categorical(logits=self.logits(tokens))
-                .mask(length_mask(lengths, steps))
-                .to_event(1),
+                WordCategorical(self.logits(tokens)).mask(length_mask(lengths, steps)).to_event(1),
                 obs=tokens,
             )
 

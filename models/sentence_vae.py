@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
+from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
 
 
@@ -30,7 +31,7 @@ class SentenceVAE(nn.Module):
 
     Call it with ``(tokens, lengths)`` from :meth:`~ppl_vae.data.sentences.SentenceCorpus.
     make_batch`. The latent site ``"z"`` has event shape ``(latent_dim,)``; the observed site
-    ``"x"`` is a :class:`~pyro.distributions.Categorical` over the ``(B, T)`` tokens, masked
+    ``"x"`` is a :class:`~ppl_vae.distributions.WordCategorical` over the ``(B, T)`` tokens, masked
     past each sentence's length and with event shape ``(T,)``, so its ``log_prob`` is one number
     per sentence. Both are inside the plate ``"sentences"``.
     """
@@ -98,7 +99,7 @@ class SentenceVAE(nn.Module):
                 z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
             logits = self.decode_logits(z, tokens)
             mask = length_mask(lengths, steps)
-            pyro.sample("x", dist.Categorical(logits=logits).mask(mask).to_event(1), obs=tokens)
+            pyro.sample("x", WordCategorical(logits).mask(mask).to_event(1), obs=tokens)
         return z
 
     @torch.no_grad()
