@@ -349,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="gradient estimates on one batch for the gradient variance (default 20)",
     )
+    cp.add_argument(
+        "--reuse",
+        action="store_true",
+        help="continue an interrupted comparison: resume each guide's run in --out if its "
+        "configuration matches, and keep rows already measured",
+    )
     _add_common(cp)
 
     ev = sub.add_parser(
@@ -800,6 +806,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         gap_steps=args.gap_steps,
         grad_estimates=args.grad_estimates,
         psis_samples=args.psis_samples,
+        reuse=args.reuse,
         progress=not args.no_progress,
     )
     print(comparison_markdown(rows), end="")

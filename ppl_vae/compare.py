@@ -5,7 +5,8 @@ with the same seed, data, optimizer and number of epochs, and is then measured o
 with the same code:
 
 * perplexity from the ELBO (a bound) and from importance sampling with the guide as proposal;
-* KL, active units and mutual information ``I(x; z)`` (He et al., 2019);
+* KL, active units and mutual information ``I(x; z)`` (He et al., 2019), the latter on the
+  analysed items as one batch (so at most ``log analysis_items``);
 * the amortization gap (Cremer, Li and Duvenaud, 2018): how much the ELBO of each test item
   rises when ``q`` is replaced by the best diagonal Gaussian for that item alone, found by
   gradient ascent from the guide's own moments (negative when the guide beats every diagonal
@@ -28,6 +29,7 @@ import pyro
 import torch
 from pyro import poutine
 
+from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.config import TrainConfig
 from ppl_vae.evaluation import evaluate, guide_mutual_information, particle_terms
 from ppl_vae.gradient_variance import gradient_variance
@@ -36,6 +38,7 @@ from ppl_vae.plotting import plot_comparison
 from ppl_vae.posterior import khat_summary, psis_diagnostics
 from ppl_vae.refinement import gaussian_elbo_per_item, refine_gaussian
 from ppl_vae.runs import load_run, read_metrics, run_training
+from ppl_vae.training import CHECKPOINT
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ def compare_guides(
     grad_estimates: int = 20,
     psis_samples: int = 200,
     progress: bool = False,
+    reuse: bool = False,
 ) -> list[GuideComparison]:
     """Train ``base.model`` once per guide in ``guides`` and measure each on ``data.test``.
 
@@ -118,7 +122,12 @@ def compare_guides(
     from ``guide_kwargs``. Perplexities use ``eval_samples`` importance samples per test item;
     the PSIS ``k`` (from ``psis_samples`` samples, at least 100 for a usable ``k``) and the
     amortization gap use the first ``analysis_items`` test items. Writes ``comparison.json``,
-    ``comparison.md`` and ``curves.png`` to ``out_dir``.
+    ``comparison.md`` and ``curves.png`` to ``out_dir``, and each guide's row to
+    ``out_dir/<guide>/comparison.json``.
+
+    With ``reuse``, a guide whose run directory holds a checkpoint of the same configuration
+    resumes it (a finished run is not retrained), and a finished row is not measured again:
+    an interrupted comparison continues where it stopped.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,9 +141,17 @@ def compare_guides(
             objective=objectives.get(name, base.objective),
             guide_kwargs=guide_kwargs.get(name, base.guide_kwargs),
         )
+        run_dir = out_dir / name
+        same = reuse and _same_config(run_dir, replace(config, data=data.source))
+        row_file = run_dir / "comparison.json"
         logger.info("training %s with guide %s (%s)", config.model, name, config.objective)
-        run_training(config, out_dir / name, progress=progress, data=data)
-        histories[name] = read_metrics(out_dir / name)
+        run_training(config, run_dir, resume=same, progress=progress, data=data)
+        histories[name] = read_metrics(run_dir)
+        if same and row_file.exists():
+            saved = GuideComparison(**json.loads(row_file.read_text()))
+            if histories[name] and saved.epochs == histories[name][-1]["epoch"]:
+                rows.append(saved)  # measured after the same training
+                continue
         rows.append(
             measure_guide(
                 out_dir / name,
@@ -149,9 +166,20 @@ def compare_guides(
                 progress,
             )
         )
+        row_file.write_text(json.dumps(asdict(rows[-1]), indent=2) + "\n")
         logger.info("%s: %s", name, rows[-1])
     write_comparison(rows, histories, out_dir)
     return rows
+
+
+def _same_config(run_dir: Path, config: TrainConfig) -> bool:
+    """Whether ``run_dir`` holds a checkpoint of a run with this configuration."""
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return False
+    saved = load_checkpoint(path)["config"]
+    # the budget may be extended, as with ``--resume --epochs``
+    return {**saved, "epochs": config.epochs} == json.loads(json.dumps(config.to_dict()))
 
 
 def measure_guide(
@@ -171,9 +199,8 @@ def measure_guide(
     model, guide, config = run.model, run.guide, run.config
     pyro.set_rng_seed(config.seed)
     ev = evaluate(model, guide, data.test, eval_samples, device=device, progress=progress)
-    mi = guide_mutual_information(guide, data.test.eval_batches(200, device))
-
     args = _first_items(data.test, analysis_items, device)
+    mi = guide_mutual_information(guide, [(args, None)])
     with torch.no_grad(), poutine.block():
         log_w = torch.stack(
             [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]

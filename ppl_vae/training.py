@@ -122,9 +122,11 @@ def _common_random_numbers(seed: int) -> Iterator[None]:
         yield
 
 
-def validation_mutual_information(guide, data, device) -> float | None:
+def validation_mutual_information(guide, data, device, max_items: int = 200) -> float | None:
     """He et al.'s ``I(x; z)`` on ``data``: from ``guide.encode`` when it gives a diagonal
-    Gaussian's ``(loc, scale)``, else from the guide's trace; None for a guide without ``"z"``."""
+    Gaussian's ``(loc, scale)`` (all of ``data``), else from the guide's trace on the first
+    ``max_items`` items (scoring every pair of a batch can be costly, e.g. a flow's inverse);
+    None for a guide without a ``"z"`` site."""
     args = next(iter(data.eval_batches(2, device)))[0]
     with torch.no_grad(), poutine.block():
         encode = getattr(guide, "encode", None)
@@ -133,7 +135,8 @@ def validation_mutual_information(guide, data, device) -> float | None:
             return mutual_information(encode, data.eval_batches(500, device))
         if "z" not in poutine.trace(guide).get_trace(*args).nodes:
             return None
-    return guide_mutual_information(guide, data.eval_batches(200, device))
+    head = data.make_batch(np.arange(min(max_items, len(data))), device)
+    return guide_mutual_information(guide, [(tuple(head), None)])
 
 
 def _finite(*modules: torch.nn.Module) -> bool:

@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pyro
@@ -94,3 +95,19 @@ def test_compare_writes_a_table_and_curves(tiny_corpus, tmp_path):
     assert md.count("\n") == 4 and "| diagonal-1layer |" in md
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert (tmp_path / "diagonal" / "best.pt").exists()
+
+
+def test_compare_with_reuse_continues_instead_of_retraining(tiny_corpus, tmp_path):
+    base = TrainConfig(latent_dim=3, guide_kwargs={"hidden_sizes": [16]}, epochs=1, batch_size=60)
+    small = dict(eval_samples=4, analysis_items=8, gap_steps=2, grad_estimates=2, psis_samples=8)
+    (first,) = compare_guides(base, ["diagonal"], tiny_corpus, tmp_path, **small)
+    checkpoint = tmp_path / "diagonal" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    (again,) = compare_guides(base, ["diagonal"], tiny_corpus, tmp_path, reuse=True, **small)
+    assert again == first and checkpoint.stat().st_mtime_ns == stamp  # nothing retrained
+    longer = replace(base, epochs=2)  # a larger budget resumes the same run
+    (extended,) = compare_guides(longer, ["diagonal"], tiny_corpus, tmp_path, reuse=True, **small)
+    assert extended.epochs == 2
+    other = replace(base, lr=0.5)  # another configuration is trained afresh
+    (fresh,) = compare_guides(other, ["diagonal"], tiny_corpus, tmp_path, reuse=True, **small)
+    assert fresh.epochs == 1
