@@ -4,6 +4,7 @@
     python examples/posterior_analysis.py runs/nvdm_synth
     python examples/posterior_analysis.py runs/nvdm_synth --samples 100 --nuts-samples 100 \\
         --warmup 100 --psis-docs 50                         # a quick look
+    python examples/posterior_analysis.py runs/compare-20news/*/   # one row per guide
 
 For many test documents it fits a Pareto tail to the importance weights of q(z | x) (k-hat:
 below 0.5 the guide is a good proposal, above 0.7 importance-sampled estimates are unreliable;
@@ -36,11 +37,11 @@ from ppl_vae.registry import SENTENCE_MODELS
 from ppl_vae.runs import check_vocab, load_run
 
 
-def load_data(args):
+def load_data(args, run_dir):
     """The trained run and its test documents."""
-    run = load_run(args.run_dir)
+    run = load_run(run_dir)
     if run.config.model in SENTENCE_MODELS:
-        raise SystemExit(f"{args.run_dir} is a sentence model; this example is for documents")
+        raise SystemExit(f"{run_dir} is a sentence model; this example is for documents")
     data = load_documents(args.data or run.config.data, seed=run.config.seed)
     check_vocab(run.vocab, run.path, data.vocab, str(args.data or "the run's corpus"))
     return run, data.test
@@ -94,12 +95,10 @@ def plot(args, result, path):
     return pair_plot(result["nuts"], result["q"], doc=doc, dims=dims, path=path)
 
 
-def main(args):
-    logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
+def analyse(args, run_dir, out: Path) -> dict:
+    """Print the analysis of one run, save its files under ``out``, return its summary row."""
     out.mkdir(parents=True, exist_ok=True)
-    run, test = load_data(args)
+    run, test = load_data(args, run_dir)
     print(f"{run.path}: {run.config.model} with K={run.config.latent_dim}, {len(test)} test docs")
     result = run_inference(args, run, test)
 
@@ -136,12 +135,37 @@ def main(args):
     result["q"].to_netcdf(str(out / "guide.nc"))
     result["nuts"].to_netcdf(str(out / "nuts.nc"))
     path = plot(args, result, out / "pair.png")
-    print(f"saved {out / 'guide.nc'}, {out / 'nuts.nc'} and {path}")
+    print(f"saved {out / 'guide.nc'}, {out / 'nuts.nc'} and {path}\n")
+    return {
+        "run": f"{run.config.guide} ({Path(run_dir).name})",
+        "khat>0.7": f"{100 * s['share_gt_0.7']:.0f}%",
+        "k-hat median": f"{s['median']:.2f}",
+        "error of means (NUTS sds)": f"{c['mean_rel_error_mean']:.2f}",
+        "error of sds (NUTS sds)": f"{c['mean_rel_error_sd']:.2f}",
+        "sd_q / sd_nuts": f"{c['mean_sd_ratio']:.2f}",
+        "NUTS max r_hat": f"{summary['r_hat'].max():.3f}",
+        "NUTS min ESS": f"{summary['ess_bulk'].min():.0f}",
+    }
+
+
+def main(args):
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    several = len(args.run_dirs) > 1
+    rows = [analyse(args, d, out / Path(d).name if several else out) for d in args.run_dirs]
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "|".join("---" for _ in keys) + "|")
+    for row in rows:
+        print("| " + " | ".join(row[k] for k in keys) + " |")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="a run directory written by `ppl-vae train nvdm`")
+    parser.add_argument(
+        "run_dirs", nargs="+", help="run directories written by `ppl-vae train nvdm` (or compare)"
+    )
     parser.add_argument("--data", default=None, help="corpus directory (default: the run's)")
     parser.add_argument("--psis-docs", type=int, default=200, help="test documents for k-hat")
     parser.add_argument("--samples", type=int, default=500, help="draws of q(z|x) per document")
