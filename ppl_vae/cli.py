@@ -34,6 +34,7 @@ from ppl_vae.registry import (
     GUIDES,
     MODELS,
     SENTENCE_MODELS,
+    check_combination,
 )
 from ppl_vae.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.runs import check_vocab, load_run, run_training
@@ -495,6 +496,10 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
             f"guide {args.guide!r} does not fit model {args.model!r}; choose from "
             f"{', '.join(sorted(GUIDES[args.model]))}"
         )
+    try:
+        check_combination(args.guide, args.objective)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     annealed = args.anneal != "constant" or args.beta != 1.0
     if annealed and args.objective not in ANNEALABLE:
         raise UsageError(

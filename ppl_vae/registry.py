@@ -69,6 +69,33 @@ SENTENCE_MODELS = ("sentence-vae", "rnnlm")
 # guides whose gradients need a particular objective: the score-function guide's learned
 # baseline is only used by TraceGraph_ELBO
 GUIDE_OBJECTIVE = {"score-function": "nvil"}
+# objectives that cannot train a guide, and why
+_NO_ANALYTIC_KL = "free bits clamps an analytic KL per latent dimension, which {guide} lacks"
+_NOT_REPARAMETERIZED = (
+    "{objective} needs a reparameterized guide; {guide} samples z by the score function"
+)
+UNSUPPORTED = {
+    ("iaf", "free-bits"): _NO_ANALYTIC_KL,
+    ("full-covariance", "free-bits"): _NO_ANALYTIC_KL,
+    ("score-function", "meanfield"): _NOT_REPARAMETERIZED + " (use nvil or trace)",
+    ("score-function", "free-bits"): _NOT_REPARAMETERIZED + " (use nvil or trace)",
+    ("score-function", "iwae"): _NOT_REPARAMETERIZED + " (RenyiELBO gives it no gradient)",
+    ("bernoulli", "meanfield"): _NOT_REPARAMETERIZED + " (use nvil)",
+    ("bernoulli", "free-bits"): _NOT_REPARAMETERIZED + " (use nvil)",
+    ("bernoulli", "iwae"): _NOT_REPARAMETERIZED + " (RenyiELBO gives it no gradient; use rws)",
+}
+
+
+def check_combination(guide: str, objective: str) -> None:
+    """Raise ``ValueError`` with the reason if ``objective`` cannot train ``guide``."""
+    reason = UNSUPPORTED.get((guide, objective))
+    if reason is not None:
+        raise ValueError(
+            f"the {guide} guide cannot be trained with the {objective} objective: "
+            + reason.format(guide=guide, objective=objective)
+        )
+
+
 # guides that run the model themselves (per-example refinement), and so are built with it
 NEEDS_MODEL = ("semi-amortized",)
 
@@ -83,6 +110,7 @@ def build(config: TrainConfig, vocab_size: int) -> tuple[nn.Module, nn.Module]:
             f"guide {config.guide!r} does not fit model {config.model!r}; "
             f"choose from {', '.join(guides)}"
         )
+    check_combination(config.guide, config.objective)
     model = MODELS[config.model](vocab_size, config.latent_dim, **config.model_kwargs)
     extra = {"model": model} if config.guide in NEEDS_MODEL else {}
     guide = guides[config.guide](vocab_size, config.latent_dim, **config.guide_kwargs, **extra)

@@ -387,3 +387,21 @@ def test_compare_trains_each_guide_and_prints_the_table(tmp_path, capsys):
 def test_compare_refuses_a_guide_of_another_model(tmp_path, capsys):
     assert main(["compare", "--guides", "diagonal,lstm", "--out", str(tmp_path)]) == 2
     assert "does not fit model 'nvdm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "guide, objective",
+    [
+        ("iaf", "free-bits"),
+        ("full-covariance", "free-bits"),
+        ("score-function", "meanfield"),
+        ("score-function", "iwae"),
+    ],
+    ids=lambda v: v,
+)
+def test_train_refuses_a_guide_its_objective_cannot_train(tmp_path, capsys, guide, objective):
+    argv = ["train", "nvdm", "--out", str(tmp_path), "--guide", guide, "--objective", objective]
+    assert main(argv) == 2
+    assert f"the {guide} guide cannot be trained with the {objective} objective" in (
+        capsys.readouterr().err
+    )
