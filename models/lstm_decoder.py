@@ -29,6 +29,8 @@ class LSTMDecoder(nn.Module):
 
     :param context_dim: width of a vector concatenated to every input embedding (the sentence
         VAE's ``z``); 0 for none.
+    :param dropout: dropout on the input embeddings and on the LSTM's outputs, in training mode
+        only (Zaremba, Sutskever and Vinyals, 2014: dropout on the non-recurrent connections).
     """
 
     def __init__(
@@ -38,14 +40,18 @@ class LSTMDecoder(nn.Module):
         hidden_dim: int,
         context_dim: int = 0,
         pad_index: int = 0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.vocab_size = vocab_size
         self.hidden_dim = hidden_dim
         self.context_dim = context_dim
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
         self.lstm = nn.LSTM(embedding_dim + context_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(
         self,
@@ -58,7 +64,7 @@ class LSTMDecoder(nn.Module):
         :param state: initial ``(h, c)``, each ``(B, hidden_dim)``; zeros if None.
         :param context: ``(B, context_dim)``, appended to the input at every step.
         """
-        x = self.embedding(inputs)
+        x = self.dropout(self.embedding(inputs))
         if self.context_dim:
             if context is None:
                 raise ValueError("this decoder needs a context vector at every step")
@@ -66,4 +72,4 @@ class LSTMDecoder(nn.Module):
         if state is not None:
             state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())
         out, (h, c) = self.lstm(x, state)
-        return self.output(out), (h.squeeze(0), c.squeeze(0))
+        return self.output(self.dropout(out)), (h.squeeze(0), c.squeeze(0))

@@ -29,11 +29,14 @@ class RNNLM(nn.Module):
         hidden_dim: int = 191,
         bos_index: int = 1,
         pad_index: int = 0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.bos_index = bos_index
-        self.decoder = LSTMDecoder(vocab_size, embedding_dim, hidden_dim, pad_index=pad_index)
+        self.decoder = LSTMDecoder(
+            vocab_size, embedding_dim, hidden_dim, pad_index=pad_index, dropout=dropout
+        )
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, T, V)`` logits of ``p(x_t | x_{<t})`` for the ``(B, T)`` targets ``tokens``."""

@@ -27,7 +27,8 @@ class SentenceVAE(nn.Module):
     ``z_every_step``, also reads ``z`` at every step. Word dropout (Bowman et al., section 3.3)
     replaces each decoder input but ``<bos>`` by ``<unk>`` with probability ``word_dropout``
     while training (``self.training``), weakening the decoder so that ``z`` is used; 1 gives the
-    inputless decoder. The defaults are the paper's Penn Treebank sizes.
+    inputless decoder. ``dropout`` is ordinary dropout on the decoder's embeddings and LSTM
+    outputs (training mode only). The defaults are the paper's Penn Treebank sizes.
 
     Call it with ``(tokens, lengths)`` from :meth:`~ppl_vae.data.sentences.SentenceCorpus.
     make_batch`. The latent site ``"z"`` has event shape ``(latent_dim,)``; the observed site
@@ -47,6 +48,7 @@ class SentenceVAE(nn.Module):
         unk_index: int = 3,
         bos_index: int = 1,
         pad_index: int = 0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if not 0.0 <= word_dropout <= 1.0:
@@ -64,6 +66,7 @@ class SentenceVAE(nn.Module):
             hidden_dim,
             context_dim=latent_dim if z_every_step else 0,
             pad_index=pad_index,
+            dropout=dropout,
         )
         self.init_state = nn.Linear(latent_dim, 2 * hidden_dim)  # z -> (h_0, c_0)
 

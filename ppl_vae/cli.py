@@ -221,6 +221,12 @@ def _training_options() -> argparse.ArgumentParser:
         "decoder (default 0)",
     )
     sen.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="dropout on the decoder's embeddings and LSTM outputs, in training (default 0)",
+    )
+    sen.add_argument(
         "--z-at-start-only",
         action="store_true",
         help="feed z only through the decoder's initial state, not at every step",
@@ -510,6 +516,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     if sentences:
         sizes = {"embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim}
         model_kwargs = dict(sizes)
+        if args.dropout:
+            model_kwargs["dropout"] = args.dropout
         if args.model == "sentence-vae":
             model_kwargs.update(
                 word_dropout=args.word_dropout, z_every_step=not args.z_at_start_only

@@ -110,3 +110,23 @@ def test_greedy_generation_follows_its_own_argmax():
         assert (row[n:] == PAD).all()
         logits = model.decode_logits(zrow[None], row[None, :n])
         assert torch.equal(logits.argmax(-1)[0], row[:n])
+
+
+@pytest.mark.parametrize("kind", ["vae", "rnnlm"], ids=["sentence-vae", "rnnlm"])
+def test_decoder_dropout_acts_only_in_training_and_keeps_the_weights(kind):
+    torch.manual_seed(0)
+    plain = make(kind)
+    if kind == "rnnlm":
+        dropped = RNNLM(V, embedding_dim=6, hidden_dim=7, dropout=0.5)
+    else:
+        dropped = SentenceVAE(V, latent_dim=K, embedding_dim=6, hidden_dim=7, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())  # dropout adds no weights
+    tokens, lengths, z = torch.randint(4, V, (5, 6)), torch.full((5,), 6), torch.randn(5, K)
+    zz = z if kind == "vae" else None
+    assert torch.allclose(
+        sentence_log_prob(plain.eval(), tokens, lengths, zz),
+        sentence_log_prob(dropped.eval(), tokens, lengths, zz),
+    )
+    train_a = sentence_log_prob(dropped.train(), tokens, lengths, zz)
+    train_b = sentence_log_prob(dropped.train(), tokens, lengths, zz)
+    assert not torch.allclose(train_a, train_b)
