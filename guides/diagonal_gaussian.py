@@ -25,6 +25,38 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def build_count_encoder(
+    module: nn.Module,
+    vocab_size: int,
+    latent_dim: int,
+    hidden_sizes: tuple[int, ...] | list[int],
+    input_transform: str,
+    dropout: float,
+) -> int:
+    """Give a document guide ``module`` the parts every one of them shares: an MLP ``body`` over
+    the transformed counts and Gaussian heads ``loc`` and ``log_scale`` (the latter started at
+    zero, so ``q`` starts with unit scale), with the arguments checked and kept as attributes.
+
+    :returns: the width of ``body``'s output (the encoder state).
+    """
+    if input_transform not in INPUT_TRANSFORMS:
+        raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    module.input_transform = input_transform
+    module.vocab_size = vocab_size
+    module.latent_dim = latent_dim
+    module.hidden_sizes = tuple(hidden_sizes)
+    module.dropout = dropout
+    module.body = mlp([vocab_size, *module.hidden_sizes], dropout=dropout)
+    width = module.hidden_sizes[-1] if module.hidden_sizes else vocab_size
+    module.loc = nn.Linear(width, latent_dim)
+    module.log_scale = nn.Linear(width, latent_dim)
+    nn.init.zeros_(module.log_scale.weight)
+    nn.init.zeros_(module.log_scale.bias)
+    return width
+
+
 class DiagonalGaussianGuide(nn.Module):
     r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` with an MLP over the word counts.
 
@@ -53,21 +85,7 @@ class DiagonalGaussianGuide(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
-        self.input_transform = input_transform
-        self.vocab_size = vocab_size
-        self.latent_dim = latent_dim
-        self.hidden_sizes = tuple(hidden_sizes)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dropout = dropout
-        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
-        width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
-        self.loc = nn.Linear(width, latent_dim)
-        self.log_scale = nn.Linear(width, latent_dim)
-        nn.init.zeros_(self.log_scale.weight)
-        nn.init.zeros_(self.log_scale.bias)
+        build_count_encoder(self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""

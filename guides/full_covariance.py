@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, LOG_SCALE_MIN, mlp
+from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, LOG_SCALE_MIN, build_count_encoder
 
 
 class FullCovarianceGaussianGuide(nn.Module):
@@ -46,24 +46,13 @@ class FullCovarianceGaussianGuide(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.input_transform = input_transform
-        self.vocab_size = vocab_size
-        self.latent_dim = latent_dim
-        self.hidden_sizes = tuple(hidden_sizes)
-        self.dropout = dropout
-        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
-        width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
-        # the same names as DiagonalGaussianGuide's heads, so its weights load with strict=False
-        self.loc = nn.Linear(width, latent_dim)
-        self.log_scale = nn.Linear(width, latent_dim)
+        # the same names as DiagonalGaussianGuide's, so its weights load with strict=False
+        width = build_count_encoder(
+            self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout
+        )
         self.off_diagonal = nn.Linear(width, latent_dim * (latent_dim - 1) // 2)
-        for layer in (self.log_scale, self.off_diagonal):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.off_diagonal.weight)
+        nn.init.zeros_(self.off_diagonal.bias)
         rows, cols = torch.tril_indices(latent_dim, latent_dim, offset=-1)
         self.register_buffer("_rows", rows, persistent=False)
         self.register_buffer("_cols", cols, persistent=False)

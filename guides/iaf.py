@@ -10,7 +10,7 @@ from pyro.nn import ConditionalAutoRegressiveNN
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, LOG_SCALE_MIN, mlp
+from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, LOG_SCALE_MIN, build_count_encoder
 
 
 class IAFGuide(nn.Module):
@@ -60,23 +60,11 @@ class IAFGuide(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if num_flows < 0:
             raise ValueError(f"num_flows must be >= 0, got {num_flows}")
-        self.input_transform = input_transform
-        self.vocab_size = vocab_size
-        self.latent_dim = latent_dim
-        self.hidden_sizes = tuple(hidden_sizes)
-        self.dropout = dropout
-        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
-        width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
-        self.loc = nn.Linear(width, latent_dim)
-        self.log_scale = nn.Linear(width, latent_dim)
-        nn.init.zeros_(self.log_scale.weight)
-        nn.init.zeros_(self.log_scale.bias)
+        width = build_count_encoder(
+            self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout
+        )
         flow_hidden = list(flow_hidden_sizes or (10 * latent_dim,))
         order = torch.arange(latent_dim)
         self.flows = nn.ModuleList(
