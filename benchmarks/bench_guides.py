@@ -22,7 +22,7 @@ from pyro.infer import SVI
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import data_root, load_documents
 from ppl_vae.objectives import make_objective
-from ppl_vae.registry import GUIDE_OBJECTIVE, GUIDES, build
+from ppl_vae.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES, build
 
 DEFAULT_GUIDES = ",".join(GUIDES["nvdm"])
 
@@ -41,9 +41,9 @@ def main(args):
         objective = GUIDE_OBJECTIVE.get(name, "meanfield")
         config = TrainConfig(guide=name, objective=objective)
         model, guide = build(config, V)
-        svi = SVI(
-            model, guide, pyro.optim.Adam({"lr": 1e-3, "fused": True}), make_objective(objective)
-        )
+        clip = {"clip_norm": GUIDE_CLIP_NORM[name]} if name in GUIDE_CLIP_NORM else {}
+        optim = pyro.optim.Adam({"lr": 1e-3, "fused": True}, clip_args=clip)
+        svi = SVI(model, guide, optim, make_objective(objective))
         runs[name] = (svi, objective)
     pyro.set_rng_seed(0)
     t_model, t_guide = build(TrainConfig(), V)

@@ -28,7 +28,7 @@ from ppl_vae.compare import GuideComparison, compare_guides, comparison_markdown
 from ppl_vae.config import TrainConfig  # noqa: E402
 from ppl_vae.data import load_documents  # noqa: E402
 from ppl_vae.data.sentences import load_sentence_data  # noqa: E402
-from ppl_vae.registry import GUIDE_OBJECTIVE, GUIDES  # noqa: E402
+from ppl_vae.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES  # noqa: E402
 
 MODELS = {"nvdm": "nvdm", "sentence": "sentence-vae"}
 
@@ -66,8 +66,14 @@ def run_inference(args, data) -> list[GuideComparison]:
         guides,
         data,
         args.out,
-        objectives={g: GUIDE_OBJECTIVE.get(g, "meanfield") for g in guides},
-        guide_kwargs={g: sizes if sentences else {"hidden_sizes": [500, 500]} for g in guides},
+        overrides={
+            g: {
+                "objective": GUIDE_OBJECTIVE.get(g, "meanfield"),
+                "clip_norm": GUIDE_CLIP_NORM.get(g),
+                "guide_kwargs": sizes if sentences else {"hidden_sizes": [500, 500]},
+            }
+            for g in guides
+        },
         eval_samples=args.samples,
         progress=not args.no_progress,
     )

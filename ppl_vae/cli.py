@@ -30,6 +30,7 @@ from ppl_vae.objectives import ANNEALABLE, ELBO_CLIMBING, OBJECTIVES
 from ppl_vae.registry import (
     DEFAULT_GUIDE,
     DEFAULT_OBJECTIVE,
+    GUIDE_CLIP_NORM,
     GUIDE_OBJECTIVE,
     GUIDES,
     MODELS,
@@ -194,7 +195,8 @@ def _training_options() -> argparse.ArgumentParser:
         "--clip-norm",
         type=float,
         default=None,
-        help="clip each parameter's gradient norm (default: no clipping)",
+        help="clip each parameter's gradient norm (default: 10 for the score-function guide, "
+        "else no clipping)",
     )
     opts.add_argument(
         "--patience",
@@ -548,7 +550,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         if args.weight_decay is not None
         else DEFAULT_WEIGHT_DECAY.get(args.model, 0.0),
         ema_decay=args.ema,
-        clip_norm=args.clip_norm,
+        clip_norm=args.clip_norm if args.clip_norm is not None else GUIDE_CLIP_NORM.get(args.guide),
         # early stopping watches the validation ELBO, which wake-sleep objectives do not climb
         patience=args.patience
         if args.patience is not None
@@ -812,8 +814,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.guides,
         _training_data(args),
         args.out,
-        objectives={g: c.objective for g, c in configs.items()},
-        guide_kwargs={g: c.guide_kwargs for g, c in configs.items()},
+        overrides={
+            g: {"objective": c.objective, "guide_kwargs": c.guide_kwargs, "clip_norm": c.clip_norm}
+            for g, c in configs.items()
+        },
         eval_samples=args.samples,
         analysis_items=args.analysis_items,
         gap_steps=args.gap_steps,

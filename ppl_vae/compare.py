@@ -38,7 +38,7 @@ from ppl_vae.plotting import plot_comparison
 from ppl_vae.posterior import khat_summary, psis_diagnostics
 from ppl_vae.refinement import gaussian_elbo_per_item, refine_gaussian
 from ppl_vae.runs import load_run, read_metrics, run_training
-from ppl_vae.training import CHECKPOINT
+from ppl_vae.training import CHECKPOINT, TrainingDiverged
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class GuideComparison:
     grad_variance: float  # mean per-coordinate variance of the guide's gradient
     seconds_per_epoch: float
     epochs: int
+    status: str = "completed"  # or "diverged at epoch N": measured at its best checkpoint
 
 
 def amortization_gap(
@@ -105,8 +106,7 @@ def compare_guides(
     guides: Sequence[str],
     data,
     out_dir: str | Path,
-    objectives: dict[str, str] | None = None,
-    guide_kwargs: dict[str, dict] | None = None,
+    overrides: dict[str, dict] | None = None,
     eval_samples: int = 100,
     analysis_items: int = 200,
     gap_steps: int = 100,
@@ -117,11 +117,12 @@ def compare_guides(
 ) -> list[GuideComparison]:
     """Train ``base.model`` once per guide in ``guides`` and measure each on ``data.test``.
 
-    Each guide trains in ``out_dir/<guide>/`` with ``base`` (same seed, data and budget), its
-    objective from ``objectives`` (default ``base.objective``) and its constructor arguments
-    from ``guide_kwargs``. Perplexities use ``eval_samples`` importance samples per test item;
-    the PSIS ``k`` (from ``psis_samples`` samples, at least 100 for a usable ``k``) and the
-    amortization gap use the first ``analysis_items`` test items. Writes ``comparison.json``,
+    Each guide trains in ``out_dir/<guide>/`` with ``base`` (same seed, data and budget) and
+    the fields of ``overrides[guide]``, e.g. ``{"score-function": {"objective": "nvil",
+    "clip_norm": 10.0}}`` for what a guide needs. Perplexities use ``eval_samples``
+    importance samples per test item; the PSIS ``k`` (from ``psis_samples`` samples, at least
+    100 for a usable ``k``) and the amortization gap use the first ``analysis_items`` test
+    items. Writes ``comparison.json``,
     ``comparison.md`` and ``curves.png`` to ``out_dir``, and each guide's row to
     ``out_dir/<guide>/comparison.json``.
 
@@ -131,21 +132,21 @@ def compare_guides(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    objectives, guide_kwargs = objectives or {}, guide_kwargs or {}
+    overrides = overrides or {}
     device = torch.device(base.device)
     rows, histories = [], {}
     for name in guides:
-        config = replace(
-            base,
-            guide=name,
-            objective=objectives.get(name, base.objective),
-            guide_kwargs=guide_kwargs.get(name, base.guide_kwargs),
-        )
+        config = replace(base, guide=name, **overrides.get(name, {}))
         run_dir = out_dir / name
         same = reuse and _same_config(run_dir, replace(config, data=data.source))
         row_file = run_dir / "comparison.json"
         logger.info("training %s with guide %s (%s)", config.model, name, config.objective)
-        run_training(config, run_dir, resume=same, progress=progress, data=data)
+        status = "completed"
+        try:
+            run_training(config, run_dir, resume=same, progress=progress, data=data)
+        except TrainingDiverged as e:  # keep the comparison going: its best checkpoint stands
+            logger.warning("guide %s diverged: %s", name, e)
+            status = f"diverged at epoch {len(read_metrics(run_dir)) + 1}"
         histories[name] = read_metrics(run_dir)
         if same and row_file.exists():
             saved = GuideComparison(**json.loads(row_file.read_text()))
@@ -166,6 +167,7 @@ def compare_guides(
                 progress,
             )
         )
+        rows[-1].status = status
         row_file.write_text(json.dumps(asdict(rows[-1]), indent=2) + "\n")
         logger.info("%s: %s", name, rows[-1])
     write_comparison(rows, histories, out_dir)
@@ -253,6 +255,7 @@ COLUMNS = [
     ("khat_median", "k̂ median", "{:.2f}"),
     ("grad_variance", "grad var", "{:.3g}"),
     ("seconds_per_epoch", "s/epoch", "{:.2f}"),
+    ("status", "training", "{}"),
 ]
 
 

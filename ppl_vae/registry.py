@@ -69,6 +69,9 @@ SENTENCE_MODELS = ("sentence-vae", "rnnlm")
 # guides whose gradients need a particular objective: the score-function guide's learned
 # baseline is only used by TraceGraph_ELBO
 GUIDE_OBJECTIVE = {"score-function": "nvil"}
+# gradient clipping by default: the score-function estimator's rare huge learning signals
+# (log p(x | z) is hundreds of nats on 20News) otherwise send the encoder to NaN
+GUIDE_CLIP_NORM = {"score-function": 10.0}
 # objectives that cannot train a guide, and why
 _NO_ANALYTIC_KL = "free bits clamps an analytic KL per latent dimension, which {guide} lacks"
 _NOT_REPARAMETERIZED = (

@@ -111,3 +111,17 @@ def test_compare_with_reuse_continues_instead_of_retraining(tiny_corpus, tmp_pat
     other = replace(base, lr=0.5)  # another configuration is trained afresh
     (fresh,) = compare_guides(other, ["diagonal"], tiny_corpus, tmp_path, reuse=True, **small)
     assert fresh.epochs == 1
+
+
+def test_a_guide_that_diverges_is_measured_at_its_best_checkpoint(tiny_corpus, tmp_path):
+    base = TrainConfig(latent_dim=3, guide_kwargs={"hidden_sizes": [16]}, epochs=3, batch_size=60)
+    small = dict(eval_samples=4, analysis_items=8, gap_steps=2, grad_estimates=2, psis_samples=8)
+    # an absurd learning rate for the score-function guide only: it diverges, the rest do not
+    overrides = {"score-function": {"objective": "nvil", "lr": 1e6}}
+    rows = compare_guides(
+        base, ["diagonal", "score-function"], tiny_corpus, tmp_path, overrides, **small
+    )
+    assert rows[0].status == "completed"
+    assert rows[1].status.startswith("diverged at epoch")
+    assert math.isfinite(rows[1].ppl_doc_elbo)  # its last good weights still evaluate
+    assert "diverged" in (tmp_path / "comparison.md").read_text()
