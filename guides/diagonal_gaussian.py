@@ -10,6 +10,7 @@ from torch import nn
 from ppl_vae.annealing import kl_annealing
 
 LOG_SCALE_MIN = -10.0
+LOG_SCALE_MAX = 10.0
 INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 
@@ -90,10 +91,12 @@ class DiagonalGaussianGuide(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""
         h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        # a floor on log sigma: ELBO training never comes near it (the KL term keeps sigma
-        # from 0), but objectives without that term (reweighted wake-sleep's wake-phase update
-        # fits q to a few weighted samples) can drive sigma to underflow and the gradient to inf
-        return self.loc(h), self.log_scale(h).clamp(min=LOG_SCALE_MIN).exp()
+        # bounds on log sigma that ELBO training never comes near (the KL term keeps sigma near
+        # the prior's scale of 1). The floor: objectives without that term (reweighted
+        # wake-sleep's wake-phase update fits q to a few weighted samples) can drive sigma to
+        # underflow and the gradient to inf. The ceiling: one very long document can push a
+        # shallow encoder's log sigma past 88 in a single step, where exp overflows to inf.
+        return self.loc(h), self.log_scale(h).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX).exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         pyro.module("encoder", self)
