@@ -14,6 +14,13 @@ LOG_SCALE_MAX = 10.0
 INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 
+def bounded_log_scale(raw: torch.Tensor) -> torch.Tensor:
+    """``raw`` clamped to ``[LOG_SCALE_MIN, LOG_SCALE_MAX]`` in the forward pass, with the
+    identity's gradient (straight through), so that a unit pushed past a bound is still pulled
+    back by the objective; a plain clamp would give it zero gradient and leave it there."""
+    return raw + (raw.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX) - raw).detach()
+
+
 def mlp(
     sizes: list[int], activation: type[nn.Module] = nn.ReLU, dropout: float = 0.0
 ) -> nn.Sequential:
@@ -96,7 +103,7 @@ class DiagonalGaussianGuide(nn.Module):
         # wake-sleep's wake-phase update fits q to a few weighted samples) can drive sigma to
         # underflow and the gradient to inf. The ceiling: one very long document can push a
         # shallow encoder's log sigma past 88 in a single step, where exp overflows to inf.
-        return self.loc(h), self.log_scale(h).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX).exp()
+        return self.loc(h), bounded_log_scale(self.log_scale(h)).exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         pyro.module("encoder", self)

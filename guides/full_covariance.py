@@ -10,8 +10,7 @@ from torch import nn
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import (
     INPUT_TRANSFORMS,
-    LOG_SCALE_MAX,
-    LOG_SCALE_MIN,
+    bounded_log_scale,
     build_count_encoder,
 )
 
@@ -66,7 +65,7 @@ class FullCovarianceGaussianGuide(nn.Module):
         """``(mu, L)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix: ``(batch, K)`` and the
         ``(batch, K, K)`` lower-triangular Cholesky factor with a positive diagonal."""
         h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        diagonal = self.log_scale(h).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX).exp()
+        diagonal = bounded_log_scale(self.log_scale(h)).exp()
         below = self.off_diagonal(h)
         scale_tril = torch.diag_embed(diagonal)  # a fresh tensor: safe to write into
         scale_tril[..., self._rows, self._cols] = below

@@ -12,8 +12,7 @@ from torch import nn
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import (
     INPUT_TRANSFORMS,
-    LOG_SCALE_MAX,
-    LOG_SCALE_MIN,
+    bounded_log_scale,
     build_count_encoder,
 )
 
@@ -89,7 +88,7 @@ class IAFGuide(nn.Module):
         """``q(z | x)`` for a ``(batch, V)`` count matrix: batch shape ``(batch,)``, event
         shape ``(K,)``."""
         h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        scale = self.log_scale(h).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX).exp()
+        scale = bounded_log_scale(self.log_scale(h)).exp()
         base = dist.Normal(self.loc(h), scale).to_event(1)
         return dist.TransformedDistribution(base, [flow.condition(h) for flow in self.flows])
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MAX, LOG_SCALE_MIN
+from ppl_vae.guides.diagonal_gaussian import bounded_log_scale
 
 
 class SentenceGaussianGuide(nn.Module):
@@ -57,7 +57,7 @@ class SentenceGaussianGuide(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)``, each ``(B, latent_dim)``."""
         h = self.features(tokens, lengths)
-        return self.loc(h), self.log_scale(h).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX).exp()
+        return self.loc(h), bounded_log_scale(self.log_scale(h)).exp()
 
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0

@@ -51,3 +51,14 @@ def test_log_sigma_has_a_floor():
         guide.log_scale.bias.fill_(-500.0)
     _, scale = guide.encode(torch.ones(3, 5))
     assert (scale > 0).all() and torch.allclose(scale, torch.full_like(scale, 4.54e-5), rtol=1e-2)
+
+
+def test_log_scale_bounds_clamp_forward_but_keep_the_gradient():
+    from ppl_vae.guides.diagonal_gaussian import LOG_SCALE_MAX, LOG_SCALE_MIN, bounded_log_scale
+
+    raw = torch.tensor([-50.0, -1.0, 0.5, 80.0], requires_grad=True)
+    out = bounded_log_scale(raw)
+    assert out.tolist() == [LOG_SCALE_MIN, -1.0, 0.5, LOG_SCALE_MAX]
+    (grad,) = torch.autograd.grad(out.exp().sum(), raw)
+    # the gradient at a bound still points back inside (a plain clamp would give 0 there)
+    assert torch.allclose(grad, out.exp().detach())
