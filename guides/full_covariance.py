@@ -6,6 +6,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
+from torch.distributions import register_kl
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import (
@@ -13,6 +14,22 @@ from ppl_vae.guides.diagonal_gaussian import (
     bounded_log_scale,
     build_count_encoder,
 )
+
+
+@register_kl(dist.MultivariateNormal, dist.Independent)
+def _kl_mvn_diagonal_normal(p: dist.MultivariateNormal, q: dist.Independent) -> torch.Tensor:
+    """``KL(N(m, L L^T) || N(mu, diag s^2))`` in closed form, so that
+    :class:`~pyro.infer.TraceMeanField_ELBO` need not estimate it from the sample:
+    ``sum log s - sum log diag L + (||L / s||_F^2 + ||(m - mu) / s||^2 - K) / 2``."""
+    base = q.base_dist
+    if not (isinstance(base, dist.Normal) and q.reinterpreted_batch_ndims == 1):
+        raise NotImplementedError
+    loc, scale = torch.broadcast_tensors(base.loc, base.scale)
+    trace = (p.scale_tril / scale.unsqueeze(-1)).pow(2).sum((-2, -1))
+    mahalanobis = ((p.loc - loc) / scale).pow(2).sum(-1)
+    log_det = p.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    k = p.loc.shape[-1]
+    return scale.log().sum(-1) - log_det + 0.5 * (trace + mahalanobis - k)
 
 
 class FullCovarianceGaussianGuide(nn.Module):

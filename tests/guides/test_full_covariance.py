@@ -1,6 +1,7 @@
 import math
 
 import pyro
+import pyro.distributions as dist
 import pytest
 import torch
 from pyro import poutine
@@ -85,3 +86,16 @@ def test_svi_steps_run_with_finite_changing_loss(elbo):
 def test_unknown_input_transform():
     with pytest.raises(ValueError, match="input_transform"):
         FullCovarianceGaussianGuide(5, 2, input_transform="tfidf")
+
+
+def test_analytic_kl_to_a_diagonal_normal_matches_torch():
+    from torch.distributions import kl_divergence
+
+    torch.manual_seed(0)
+    a = torch.randn(3, 4, 4)
+    scale_tril = torch.tril(a, -1) + torch.diag_embed(torch.rand(3, 4) + 0.5)
+    p = dist.MultivariateNormal(torch.randn(3, 4), scale_tril=scale_tril)
+    loc, scale = torch.randn(3, 4), torch.rand(3, 4) + 0.5
+    ours = kl_divergence(p, dist.Normal(loc, scale).to_event(1))
+    theirs = kl_divergence(p, dist.MultivariateNormal(loc, scale_tril=torch.diag_embed(scale)))
+    assert torch.allclose(ours, theirs, atol=1e-5)
