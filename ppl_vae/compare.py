@@ -31,7 +31,7 @@ from pyro import poutine
 
 from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.config import TrainConfig
-from ppl_vae.evaluation import evaluate, guide_mutual_information, particle_terms
+from ppl_vae.evaluation import data_plate, evaluate, guide_mutual_information, particle_terms
 from ppl_vae.gradient_variance import gradient_variance
 from ppl_vae.objectives import make_objective
 from ppl_vae.plotting import plot_comparison
@@ -75,20 +75,26 @@ def amortization_gap(
 
     The per-item optimum starts from the mean and log standard deviation of ``samples`` draws
     of the guide (exact for a diagonal Gaussian guide), then takes ``steps`` Adam steps on that
-    item's ELBO (:func:`ppl_vae.refinement.refine_gaussian`). Both ELBOs are estimated with 64
-    samples, so their difference is the gap up to Monte Carlo noise.
+    item's ELBO (:func:`ppl_vae.refinement.refine_gaussian`). Both ELBOs are averaged over 64
+    single-sample estimates (one at a time, as an LSTM decoder takes no extra sample
+    dimension), so their difference is the gap up to Monte Carlo noise.
     """
     with torch.no_grad(), poutine.block():
-        draws = torch.stack(
-            [poutine.trace(guide).get_trace(*args).nodes["z"]["value"] for _ in range(samples)]
-        )
+        traces = [poutine.trace(guide).get_trace(*args) for _ in range(samples)]
+        draws = torch.stack([t.nodes["z"]["value"] for t in traces])
         amortized = torch.stack([particle_terms(model, guide, *args).log_weight for _ in range(64)])
+        plate = data_plate(poutine.trace(model).get_trace(*args))[0]
     loc, log_scale = draws.mean(0), draws.std(0).clamp(min=1e-4).log()
     loc, log_scale = refine_gaussian(
-        model, args, loc, log_scale, steps=steps, step_size=step_size, optimizer="adam"
+        model, args, loc, log_scale, steps=steps, step_size=step_size, optimizer="adam", plate=plate
     )
-    with torch.no_grad():
-        best = gaussian_elbo_per_item(model, args, loc.detach(), log_scale.detach(), 64)
+    with torch.no_grad(), poutine.block():
+        best = torch.stack(
+            [
+                gaussian_elbo_per_item(model, args, loc.detach(), log_scale.detach(), plate=plate)
+                for _ in range(64)
+            ]
+        ).mean(0)
     return amortized.mean(0).numpy(), best.double().cpu().numpy()
 
 

@@ -125,3 +125,25 @@ def test_a_guide_that_diverges_is_measured_at_its_best_checkpoint(tiny_corpus, t
     assert rows[1].status.startswith("diverged at epoch")
     assert math.isfinite(rows[1].ppl_doc_elbo)  # its last good weights still evaluate
     assert "diverged" in (tmp_path / "comparison.md").read_text()
+
+
+def test_compare_sentence_guides_on_the_embedded_sentences(tmp_path):
+    from ppl_vae.data.sentences import load_sentence_data
+
+    data = load_sentence_data(None)
+    sizes = {"embedding_dim": 8, "hidden_dim": 8}
+    base = TrainConfig(
+        model="sentence-vae",
+        guide="lstm",
+        latent_dim=2,
+        model_kwargs=dict(sizes),
+        guide_kwargs=dict(sizes),
+        epochs=1,
+        batch_size=64,
+    )
+    small = dict(eval_samples=3, analysis_items=6, gap_steps=3, grad_estimates=2, psis_samples=8)
+    rows = compare_guides(base, ["lstm", "bilstm", "mean-pool"], data, tmp_path, **small)
+    assert [r.guide for r in rows] == ["lstm", "bilstm", "mean-pool"]
+    for row in rows:
+        assert row.status == "completed" and math.isfinite(row.amortization_gap)
+        assert row.ppl_doc_iw <= row.ppl_doc_elbo * 1.001
