@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyro
 import torch
 from pyro import poutine
 from pyro.distributions.kl import kl_divergence
@@ -318,7 +319,9 @@ def guide_mutual_information(guide, batches, site: str = "z") -> float:
     whose site distribution has a ``log_prob`` (flows included, through their inverse).
     """
     total, count = 0.0, 0
-    with torch.no_grad(), poutine.block():
+    # validation off: scoring z_i under another item's flow inverts it there, which can
+    # overflow; such a pair contributes nothing to the aggregate posterior (see below)
+    with torch.no_grad(), poutine.block(), pyro.validation_enabled(False):
         for args, _ in batches:
             tr = poutine.trace(guide).get_trace(*args)
             fn, z = tr.nodes[site]["fn"], tr.nodes[site]["value"]
@@ -328,6 +331,8 @@ def guide_mutual_information(guide, batches, site: str = "z") -> float:
             own = fn.log_prob(z)  # (B,)
             # cross[i, j] = log q(z_i | x_j): each sample against every item's distribution
             cross = fn.log_prob(z.unsqueeze(1).expand(b, b, *z.shape[1:]))
+            cross = torch.where(torch.isfinite(cross), cross, -math.inf)
+            cross.diagonal().copy_(own)
             log_agg = cross.logsumexp(1) - math.log(b)
             total += float((own - log_agg).sum())
             count += b

@@ -122,7 +122,7 @@ def _common_random_numbers(seed: int) -> Iterator[None]:
         yield
 
 
-def validation_mutual_information(guide, data, device, max_items: int = 200) -> float | None:
+def validation_mutual_information(guide, data, device, max_items: int = 100) -> float | None:
     """He et al.'s ``I(x; z)`` on ``data``: from ``guide.encode`` when it gives a diagonal
     Gaussian's ``(loc, scale)`` (all of ``data``), else from the guide's trace on the first
     ``max_items`` items (scoring every pair of a batch can be costly, e.g. a flow's inverse);
