@@ -63,14 +63,20 @@ class BernoulliGuide(nn.Module):
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         pyro.module("bernoulli_encoder", self)
         logits = self.unit_logits(x)
-        if self.baseline is not None:
-            baseline = {"nn_baseline": self.baseline, "nn_baseline_input": x}
-        else:  # Pyro's decaying average is kept per batch position: only for fixed batches
-            baseline = {"use_decaying_avg_baseline": True, "baseline_beta": 0.95}
+        baseline = baseline_spec(self.baseline, x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):
                 q = dist.Bernoulli(logits=logits).to_event(1)
                 return pyro.sample("z", q, infer={"baseline": baseline})
+
+
+def baseline_spec(baseline: nn.Module | None, x: torch.Tensor) -> dict:
+    """The ``infer={"baseline": ...}`` entry of a score-function site: the learned baseline
+    ``baseline(x)`` if there is one, else Pyro's decaying average (which Pyro keeps per batch
+    position, so it only suits fixed batches)."""
+    if baseline is not None:
+        return {"nn_baseline": baseline, "nn_baseline_input": x}
+    return {"use_decaying_avg_baseline": True, "baseline_beta": 0.95}
 
 
 class PerWordBaseline(nn.Module):

@@ -7,7 +7,7 @@ import pyro.distributions as dist
 import torch
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.guides.bernoulli import PerWordBaseline
+from ppl_vae.guides.bernoulli import PerWordBaseline, baseline_spec
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
 
 
@@ -70,10 +70,7 @@ class ScoreFunctionGaussianGuide(DiagonalGaussianGuide):
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         pyro.module("score_function_encoder", self)
         loc, scale = self.encode(x)
-        if self.baseline is not None:
-            baseline = {"nn_baseline": self.baseline, "nn_baseline_input": x}
-        else:
-            baseline = {"use_decaying_avg_baseline": True, "baseline_beta": 0.95}
+        baseline = baseline_spec(self.baseline, x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):
                 q = NonReparameterizedIndependent(dist.Normal(loc, scale), 1)

@@ -69,7 +69,13 @@ class GuideComparison:
 
 
 def amortization_gap(
-    model, guide, args: tuple, steps: int = 100, step_size: float = 0.05, samples: int = 32
+    model,
+    guide,
+    args: tuple,
+    steps: int = 100,
+    step_size: float = 0.05,
+    samples: int = 32,
+    log_weights: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-item ELBO of ``guide`` and of the best diagonal Gaussian for each item alone.
 
@@ -77,12 +83,17 @@ def amortization_gap(
     of the guide (exact for a diagonal Gaussian guide), then takes ``steps`` Adam steps on that
     item's ELBO (:func:`ppl_vae.refinement.refine_gaussian`). Both ELBOs are averaged over 64
     single-sample estimates (one at a time, as an LSTM decoder takes no extra sample
-    dimension), so their difference is the gap up to Monte Carlo noise.
+    dimension), so their difference is the gap up to Monte Carlo noise. ``log_weights``, an
+    ``(S, batch)`` draw of ``log p(x, z) - log q(z | x)`` already at hand, replaces the 64
+    draws behind the guide's ELBO.
     """
     with torch.no_grad(), poutine.block():
         traces = [poutine.trace(guide).get_trace(*args) for _ in range(samples)]
         draws = torch.stack([t.nodes["z"]["value"] for t in traces])
-        amortized = torch.stack([particle_terms(model, guide, *args).log_weight for _ in range(64)])
+        if log_weights is None:
+            log_weights = torch.stack(
+                [particle_terms(model, guide, *args).log_weight for _ in range(64)]
+            )
         plate = data_plate(poutine.trace(model).get_trace(*args))[0]
     loc, log_scale = draws.mean(0), draws.std(0).clamp(min=1e-4).log()
     loc, log_scale = refine_gaussian(
@@ -95,7 +106,7 @@ def amortization_gap(
                 for _ in range(64)
             ]
         ).mean(0)
-    return amortized.mean(0).numpy(), best.double().cpu().numpy()
+    return log_weights.mean(0).numpy(), best.double().cpu().numpy()
 
 
 def _first_items(corpus, n: int, device) -> tuple:
@@ -214,7 +225,8 @@ def measure_guide(
             [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]
         )
     khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
-    amortized, best = amortization_gap(model, guide, args, steps=gap_steps)
+    # the PSIS draws give the guide's ELBO on these items too
+    amortized, best = amortization_gap(model, guide, args, steps=gap_steps, log_weights=log_w)
 
     train_args = _first_items(data.train, config.batch_size, device)
     objective = make_objective(config.objective, config.num_particles, config.free_bits)
