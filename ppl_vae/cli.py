@@ -177,6 +177,13 @@ def _training_options() -> argparse.ArgumentParser:
         help="multiply the learning rate by this after each epoch (default 0.99)",
     )
     opts.add_argument(
+        "--lr-drop",
+        type=float,
+        default=None,
+        help="also multiply it by this after each epoch whose validation ELBO did not improve "
+        "(reduce on plateau, e.g. 0.25); 1 = off (default). May be set when resuming",
+    )
+    opts.add_argument(
         "--weight-decay",
         type=float,
         default=None,
@@ -266,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the run in --out from its last checkpoint (its saved config "
-        "is used; --epochs may extend it)",
+        "is used; --epochs may extend it, and --lr, --lr-drop and --patience change it)",
     )
     tr.add_argument(
         "--guide",
@@ -422,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
     rc.add_argument("--samples", type=int, default=3, help="SAMP rows per sentence (default 3)")
     rc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rc.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
 
     ip = sub.add_parser(
         "interpolate",
@@ -432,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("a", help="the first sentence")
     ip.add_argument("b", help="the second sentence")
     ip.add_argument("--steps", type=int, default=5, help="points, ends included (default 5)")
+    ip.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
 
     dl = sub.add_parser(
         "download",
@@ -546,6 +555,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size or (32 if sentences else 64),
         lr=args.lr if args.lr is not None else 1e-3,
         lr_decay=args.lr_decay if args.lr_decay is not None else 0.99,
+        lr_drop=args.lr_drop if args.lr_drop is not None else 1.0,
         weight_decay=args.weight_decay
         if args.weight_decay is not None
         else DEFAULT_WEIGHT_DECAY.get(args.model, 0.0),
@@ -572,8 +582,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_train_mixture(args)
     config = _train_config(args)
     data = None if args.resume else _training_data(args)
+    given = {"lr": args.lr, "lr_drop": args.lr_drop, "patience": args.patience}
+    overrides = {k: v for k, v in given.items() if v is not None} if args.resume else None
     result = run_training(
-        config, args.out, resume=args.resume, progress=not args.no_progress, data=data
+        config,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        data=data,
+        overrides=overrides,
     )
     s = result.state
     print(
@@ -776,7 +793,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if unknown:
         print(f"note: {unknown} word(s) not in the vocabulary were read as <unk>", file=sys.stderr)
     pyro.set_rng_seed(args.seed)
-    for row in reconstruct(run.model, run.guide, vocab, args.sentences, args.samples):
+    for row in reconstruct(
+        run.model, run.guide, vocab, args.sentences, args.samples, beam=args.beam
+    ):
         print(f"INPUT  {row['input']}\nMEAN   {row['mean']}")
         for sample in row["samples"]:
             print(f"SAMP   {sample}")
@@ -788,7 +807,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from ppl_vae.generation import interpolate
 
     run, vocab = _sentence_run(args.run_dir)
-    print("\n".join(interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps)))
+    path = interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps, beam=args.beam)
+    print("\n".join(path))
     return 0
 
 

@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 5e-4
     lr_decay: float = 1.0  # lr multiplied by this after every epoch
+    lr_drop: float = 1.0  # and by this after every epoch whose validation ELBO did not improve
     weight_decay: float = 0.0  # decoupled (AdamW) when > 0
     ema_decay: float = 0.0  # evaluate an exponential moving average of the weights; 0 = off
     clip_norm: float | None = None

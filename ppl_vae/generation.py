@@ -131,9 +131,10 @@ def reconstruct(
     sentences: Sequence[str],
     samples: int = 3,
     max_length: int = 30,
+    beam: int = 1,
 ) -> list[dict]:
-    """For each sentence: the greedy decoding of the posterior mean (``MEAN``) and of
-    ``samples`` draws from ``q(z | x)`` (``SAMP``)."""
+    """For each sentence: the decoding of the posterior mean (``MEAN``) and of ``samples``
+    draws from ``q(z | x)`` (``SAMP``), greedy or with a beam of width ``beam``."""
     tokens, lengths, _ = encode_sentences(vocab, sentences)
     loc, scale = guide.encode(tokens, lengths)
     rows = []
@@ -142,19 +143,31 @@ def reconstruct(
         rows.append(
             {
                 "input": sentence,
-                "mean": to_text(vocab, greedy_decode(model, loc[i : i + 1], max_length))[0],
-                "samples": to_text(vocab, greedy_decode(model, draws, max_length)),
+                "mean": to_text(vocab, _decode(model, loc[i : i + 1], max_length, beam))[0],
+                "samples": to_text(vocab, _decode(model, draws, max_length, beam)),
             }
         )
     return rows
 
 
+def _decode(model, z: torch.Tensor, max_length: int, beam: int) -> torch.Tensor:
+    return decode(model, z, max_length, "beam" if beam > 1 else "greedy", beam=beam)
+
+
 @torch.no_grad()
 def interpolate(
-    model, guide, vocab: Vocabulary, a: str, b: str, steps: int = 5, max_length: int = 30
+    model,
+    guide,
+    vocab: Vocabulary,
+    a: str,
+    b: str,
+    steps: int = 5,
+    max_length: int = 30,
+    beam: int = 1,
 ) -> list[str]:
-    """Greedy decodings along ``z_t = (1 - t) mu_a + t mu_b`` for ``steps`` evenly spaced t."""
+    """Decodings (greedy, or beam search of width ``beam``) along
+    ``z_t = (1 - t) mu_a + t mu_b`` for ``steps`` evenly spaced t."""
     tokens, lengths, _ = encode_sentences(vocab, [a, b])
     loc, _ = guide.encode(tokens, lengths)
     t = torch.linspace(0, 1, steps).unsqueeze(1)
-    return to_text(vocab, greedy_decode(model, (1 - t) * loc[0] + t * loc[1], max_length))
+    return to_text(vocab, _decode(model, (1 - t) * loc[0] + t * loc[1], max_length, beam))

@@ -25,6 +25,9 @@ from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
 
 logger = logging.getLogger(__name__)
 
+#: config fields that ``run_training(..., resume=True, overrides=...)`` may change
+RESUME_OVERRIDES = ("lr", "lr_drop", "patience")
+
 
 def load_data(config: TrainConfig) -> DocumentSplits | SentenceSplits:
     """The corpus named by ``config.data``: documents, or sentences for sentence models."""
@@ -39,16 +42,30 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
     data: DocumentSplits | None = None,
+    overrides: dict | None = None,
 ) -> TrainResult:
     """Load the data, build the model and guide, train, and write the run directory.
 
     With ``resume``, the config saved in ``run_dir/checkpoint.pt`` is used, except that
-    ``config.epochs`` may extend the run.
+    ``config.epochs`` may extend the run and ``overrides`` may change the fields in
+    :data:`RESUME_OVERRIDES` (the learning-rate schedule and the stopping rule), e.g.
+    ``{"lr": 3e-4}`` to go on at a lower rate, or ``{"lr_drop": 0.25}`` to lower it whenever
+    validation stalls.
     """
     run_dir = Path(run_dir)
+    overrides = overrides or {}
+    unknown = set(overrides) - set(RESUME_OVERRIDES)
+    if unknown:
+        raise ValueError(
+            f"a resumed run can change only {', '.join(RESUME_OVERRIDES)}, not "
+            f"{', '.join(sorted(unknown))}"
+        )
     if resume:
         saved = TrainConfig.from_dict(load_checkpoint(run_dir / CHECKPOINT)["config"])
         saved.epochs = config.epochs
+        for key, value in overrides.items():
+            logger.info("resumed run: %s %s -> %s", key, getattr(saved, key), value)
+            setattr(saved, key, value)
         config = saved
     data = data if data is not None else load_data(config)
     config.data = data.source

@@ -65,6 +65,7 @@ class TrainState:
     best_epoch: int = 0
     bad_epochs: int = 0
     seconds: float = 0.0
+    lr_scale: float = 1.0  # product of the plateau drops (config.lr_drop) so far
     sums: dict = field(default_factory=lambda: {"loss": 0.0, "items": 0, "kl": 0.0, "kl_n": 0})
 
 
@@ -237,7 +238,7 @@ def train(
         while state.epoch < config.epochs:
             order = torch.Generator().manual_seed(config.seed * 100_003 + state.epoch)
             batches = train_data.batch_indices(config.batch_size, shuffle=True, generator=order)
-            _set_lr(optim, lr_now, config.lr * config.lr_decay**state.epoch)
+            _set_lr(optim, lr_now, config.lr * config.lr_decay**state.epoch * state.lr_scale)
             model.train()
             guide.train()
             bar = tqdm(
@@ -336,6 +337,7 @@ def train(
                     )
                 else:
                     state.bad_epochs += 1
+                    state.lr_scale *= config.lr_drop  # reduce on plateau (1 = off)
             state.epoch += 1
             state.batch = 0
             state.sums = TrainState().sums

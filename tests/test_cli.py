@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.cli import main
+from ppl_vae.config import TrainConfig
 from ppl_vae.data import save_feat, save_vocab
-from ppl_vae.runs import read_metrics
+from ppl_vae.runs import read_metrics, run_training
 
 SMALL = ["--latent-dim", "8", "--hidden", "32", "--no-progress", "--eval-samples", "5"]
 
@@ -87,6 +89,18 @@ def test_resume_extends_a_run(tmp_path):
         ]
     )
     assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_resume_may_change_the_learning_rate_schedule_and_patience(tmp_path):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL, "--eval-samples", "0"])
+    resumed = ["train", "nvdm", "--out", str(tmp_path), "--epochs", "2", "--resume"]
+    flags = ["--lr", "3e-4", "--lr-drop", "0.25", "--patience", "7"]
+    main([*resumed, *flags, "--no-progress", "--eval-samples", "0"])
+    config = load_checkpoint(tmp_path / "checkpoint.pt")["config"]
+    assert (config["lr"], config["lr_drop"], config["patience"]) == (3e-4, 0.25, 7)
+    assert read_metrics(tmp_path)[-1]["lr"] == pytest.approx(3e-4 * config["lr_decay"])
+    with pytest.raises(ValueError, match="can change only lr, lr_drop, patience, not batch_size"):
+        run_training(TrainConfig(epochs=3), tmp_path, resume=True, overrides={"batch_size": 8})
 
 
 def test_vocabulary_mismatch_is_a_clear_error(trained_run, tmp_path, tiny_corpus, capsys):
@@ -366,6 +380,10 @@ def test_generation_commands(tmp_path, capsys):
     assert "read as <unk>" in captured.err
     assert main(["interpolate", out, "a", "b", "--steps", "4"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    assert main(["reconstruct", out, "a b", "--samples", "1", "--beam", "2"]) == 0
+    assert capsys.readouterr().out.count("SAMP") == 1
+    assert main(["interpolate", out, "a", "b", "--steps", "3", "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
 
 
 def test_generation_needs_a_sentence_vae(trained_run, capsys):

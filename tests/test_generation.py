@@ -9,10 +9,12 @@ from ppl_vae.generation import (
     PAD,
     beam_decode,
     decode,
+    encode_sentences,
     greedy_decode,
     interpolate,
     reconstruct,
     sample_decode,
+    to_text,
 )
 from ppl_vae.guides import LSTMEncoderGuide
 from ppl_vae.models import SentenceVAE
@@ -82,3 +84,15 @@ def test_reconstruction_and_interpolation_rows(pair):
         model, guide, vocab, sentence, " ".join(vocab.words[8:10]), steps=5, max_length=8
     )
     assert len(path) == 5 and path[0] == rows[0]["mean"]
+
+
+def test_reconstruction_and_interpolation_can_use_beam_search(pair):
+    model, guide, vocab = pair
+    a, b = " ".join(vocab.words[4:8]), " ".join(vocab.words[8:10])
+    tokens, lengths, _ = encode_sentences(vocab, [a, b])
+    loc, _ = guide.encode(tokens, lengths)
+    beamed = [to_text(vocab, beam_decode(model, loc[i : i + 1], 8, beam=3))[0] for i in (0, 1)]
+    rows = reconstruct(model, guide, vocab, [a], samples=2, max_length=8, beam=3)
+    assert rows[0]["mean"] == beamed[0] and len(rows[0]["samples"]) == 2
+    path = interpolate(model, guide, vocab, a, b, steps=3, max_length=8, beam=3)
+    assert [path[0], path[-1]] == beamed

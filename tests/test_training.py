@@ -170,3 +170,17 @@ def test_validation_uses_common_random_numbers(tmp_path, tiny_corpus):
     records = read_metrics(tmp_path)
     assert len({r["valid_elbo"] for r in records}) == 1
     assert len({r["valid_kl"] for r in records}) == 1
+
+
+def test_lr_drops_after_each_epoch_without_validation_improvement(tmp_path, tiny_corpus):
+    run(tiny_corpus, 8, tmp_path, lr=0.1, lr_decay=0.9, lr_drop=0.5)
+    records = read_metrics(tmp_path)
+    best, stalled = -math.inf, []
+    for record in records:
+        stalled.append(record["valid_elbo"] <= best)
+        best = max(best, record["valid_elbo"])
+    for before, after, stall in zip(records, records[1:], stalled):
+        assert after["lr"] == pytest.approx(before["lr"] * 0.9 * (0.5 if stall else 1.0))
+    assert 1 <= sum(stalled) < len(records)  # these settings stall, so both branches ran
+    saved = load_checkpoint(tmp_path / CHECKPOINT)["state"]
+    assert saved["lr_scale"] == pytest.approx(0.5 ** sum(stalled))
