@@ -277,14 +277,15 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate ``model`` with ``guide`` on a corpus (e.g. a :class:`~ppl_vae.data.BowCorpus`).
 
-    ``data`` must offer ``eval_batches(batch_size, device)`` yielding ``(args, tokens)``.
+    ``data`` must offer ``eval_batches(batch_size, device, by_length)`` yielding
+    ``(args, tokens)``; the batches are asked for by length, since per-item estimates do not
+    depend on the grouping and padded corpora then waste less.
     """
     for m in (model, guide):
         if isinstance(m, torch.nn.Module):
             m.eval()
-    est = estimate_items(
-        model, guide, data.eval_batches(batch_size, device), num_samples, progress=progress
-    )
+    batches = data.eval_batches(batch_size, device, by_length=True)
+    est = estimate_items(model, guide, batches, num_samples, progress=progress)
     return summarize(est)
 
 

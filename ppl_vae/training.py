@@ -313,7 +313,7 @@ def train(
                         estimate_items(
                             model,
                             guide,
-                            valid_data.eval_batches(500, device),
+                            valid_data.eval_batches(500, device, by_length=True),
                             num_samples=config.valid_samples,
                         )
                     )

@@ -152,9 +152,11 @@ class BowCorpus:
         return (self.dense(idx, device),)
 
     def eval_batches(
-        self, batch_size: int, device: str | torch.device = "cpu"
+        self, batch_size: int, device: str | torch.device = "cpu", by_length: bool = False
     ) -> Iterator[tuple[tuple, np.ndarray]]:
-        """``(model args, tokens per document)`` for every document, in order."""
+        """``(model args, tokens per document)`` for every document, in order. ``by_length``
+        is part of the corpus interface (see :class:`~ppl_vae.data.sentences.SentenceCorpus`);
+        dense count vectors have no padding, so it changes nothing here."""
         lengths = self.lengths
         for idx in self.batch_indices(batch_size):
             yield self.make_batch(idx, device), lengths[idx]

@@ -109,6 +109,8 @@ def test_make_batch_appends_eos_and_pads():
     assert lengths.tolist() == [2, 4]
     (args, n), *rest = list(corpus.eval_batches(5))
     assert not rest and n.tolist() == [4, 2]  # in corpus order, <eos> counted
+    (args, n), *rest = list(corpus.eval_batches(5, by_length=True))
+    assert n.tolist() == [2, 4] and args[0].tolist() == [[6, 2, 0, 0], [4, 5, 6, 2]]
     with pytest.raises(ValueError, match="may not contain"):
         SentenceCorpus([[4, 2]], vocab)
 
