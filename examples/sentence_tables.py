@@ -65,17 +65,17 @@ def run_inference(args, run, vocab, sentences):
 
 
 def tables(rows, path, prior) -> str:
-    """The three tables as Markdown."""
+    """The three tables as Markdown; sentences in code spans, so that ``<unk>`` shows."""
     lines = ["| | sentence |", "|---|---|"]
     for row in rows:
-        lines.append(f"| **INPUT** | **{row['input']}** |")
-        lines.append(f"| MEAN | {row['mean']} |")
-        lines.extend(f"| SAMP | {s} |" for s in row["samples"])
+        lines.append(f"| **INPUT** | **`{row['input']}`** |")
+        lines.append(f"| MEAN | `{row['mean']}` |")
+        lines.extend(f"| SAMP | `{s}` |" for s in row["samples"])
     lines += ["", "| t | decoded from (1 - t) mu_a + t mu_b |", "|---|---|"]
     steps = len(path)
-    lines.extend(f"| {k / (steps - 1):.2f} | {s} |" for k, s in enumerate(path))
+    lines.extend(f"| {k / (steps - 1):.2f} | `{s}` |" for k, s in enumerate(path))
     lines += ["", "| z ~ N(0, I) |", "|---|"]
-    lines.extend(f"| {s} |" for s in prior)
+    lines.extend(f"| `{s}` |" for s in prior)
     return "\n".join(lines) + "\n"
 
 
