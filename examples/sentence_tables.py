@@ -23,7 +23,7 @@ import torch
 
 from ppl_vae.data.sentences import load_sentence_data
 from ppl_vae.data.vocabulary import Vocabulary
-from ppl_vae.generation import decode, interpolate, reconstruct, to_text
+from ppl_vae.generation import interpolate, reconstruct, search_decode, to_text
 from ppl_vae.runs import check_vocab, load_run
 
 NOT_WORDS = {"<unk>", "N"}
@@ -59,8 +59,7 @@ def run_inference(args, run, vocab, sentences):
     path = interpolate(model, guide, vocab, sentences[0], sentences[1], args.steps, beam=args.beam)
     with torch.no_grad():
         z = torch.randn(args.prior, run.config.latent_dim)
-        method = "beam" if args.beam > 1 else "greedy"
-        prior = to_text(vocab, decode(model, z, 30, method, beam=args.beam))
+        prior = to_text(vocab, search_decode(model, z, beam=args.beam))
     return rows, path, prior
 
 

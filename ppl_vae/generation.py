@@ -143,14 +143,16 @@ def reconstruct(
         rows.append(
             {
                 "input": sentence,
-                "mean": to_text(vocab, _decode(model, loc[i : i + 1], max_length, beam))[0],
-                "samples": to_text(vocab, _decode(model, draws, max_length, beam)),
+                "mean": to_text(vocab, search_decode(model, loc[i : i + 1], max_length, beam))[0],
+                "samples": to_text(vocab, search_decode(model, draws, max_length, beam)),
             }
         )
     return rows
 
 
-def _decode(model, z: torch.Tensor, max_length: int, beam: int) -> torch.Tensor:
+def search_decode(model, z: torch.Tensor, max_length: int = 30, beam: int = 1) -> torch.Tensor:
+    """Ids ``(B, L)`` of the most probable sentence for each ``z`` as far as a search of width
+    ``beam`` finds it: greedy decoding for 1 (the same result as a beam of 1, faster)."""
     return decode(model, z, max_length, "beam" if beam > 1 else "greedy", beam=beam)
 
 
@@ -170,4 +172,4 @@ def interpolate(
     tokens, lengths, _ = encode_sentences(vocab, [a, b])
     loc, _ = guide.encode(tokens, lengths)
     t = torch.linspace(0, 1, steps).unsqueeze(1)
-    return to_text(vocab, _decode(model, (1 - t) * loc[0] + t * loc[1], max_length, beam))
+    return to_text(vocab, search_decode(model, (1 - t) * loc[0] + t * loc[1], max_length, beam))

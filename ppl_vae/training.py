@@ -33,11 +33,10 @@ from ppl_vae.averaging import ParameterAverage
 from ppl_vae.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ppl_vae.config import TrainConfig
 from ppl_vae.evaluation import (
-    estimate_items,
+    evaluate,
     guide_mutual_information,
     mutual_information,
     particle_terms,
-    summarize,
 )
 from ppl_vae.iwae import check_iwae
 from ppl_vae.objectives import make_objective
@@ -306,16 +305,9 @@ def train(
             }
             improved = False
             if valid_data is not None:
-                model.eval()
-                guide.eval()
                 with evaluated(), _common_random_numbers(config.seed):
-                    summary = summarize(
-                        estimate_items(
-                            model,
-                            guide,
-                            valid_data.eval_batches(500, device, by_length=True),
-                            num_samples=config.valid_samples,
-                        )
+                    summary = evaluate(  # puts model and guide in eval mode
+                        model, guide, valid_data, config.valid_samples, device=device
                     )
                     mi = validation_mutual_information(guide, valid_data, device)
                 if mi is not None:
