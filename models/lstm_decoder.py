@@ -31,6 +31,11 @@ class LSTMDecoder(nn.Module):
         VAE's ``z``); 0 for none.
     :param dropout: dropout on the input embeddings and on the LSTM's outputs, in training mode
         only (Zaremba, Sutskever and Vinyals, 2014: dropout on the non-recurrent connections).
+    :param tie_embeddings: use the input embedding matrix as the output layer's weights (Press
+        and Wolf, 2017, "Using the Output Embedding to Improve Language Models"; Inan, Khosravi
+        and Socher, 2017), with a linear projection from the LSTM's output to the embedding
+        width when the two differ. The embeddings then start uniform in (-0.1, 0.1), as output
+        weights should, rather than standard normal.
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class LSTMDecoder(nn.Module):
         context_dim: int = 0,
         pad_index: int = 0,
         dropout: float = 0.0,
+        tie_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -48,10 +54,30 @@ class LSTMDecoder(nn.Module):
         self.vocab_size = vocab_size
         self.hidden_dim = hidden_dim
         self.context_dim = context_dim
+        self.tie_embeddings = tie_embeddings
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
         self.lstm = nn.LSTM(embedding_dim + context_dim, hidden_dim, batch_first=True)
-        self.output = nn.Linear(hidden_dim, vocab_size)
         self.dropout = nn.Dropout(dropout)
+        if tie_embeddings:
+            # one weight matrix, registered once: no duplicate entries in state_dict, in the
+            # param store or in weight averaging
+            with torch.no_grad():
+                self.embedding.weight.uniform_(-0.1, 0.1)
+                self.embedding.weight[pad_index].zero_()
+            self.projection = (
+                nn.Linear(hidden_dim, embedding_dim) if hidden_dim != embedding_dim else None
+            )
+            self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+        else:
+            self.output = nn.Linear(hidden_dim, vocab_size)
+
+    def vocabulary_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """Logits ``(..., V)`` from LSTM outputs ``(..., hidden_dim)`` (dropout not applied)."""
+        if not self.tie_embeddings:
+            return self.output(out)
+        if self.projection is not None:
+            out = self.projection(out)
+        return nn.functional.linear(out, self.embedding.weight, self.output_bias)
 
     def forward(
         self,
@@ -72,4 +98,4 @@ class LSTMDecoder(nn.Module):
         if state is not None:
             state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())
         out, (h, c) = self.lstm(x, state)
-        return self.output(self.dropout(out)), (h.squeeze(0), c.squeeze(0))
+        return self.vocabulary_logits(self.dropout(out)), (h.squeeze(0), c.squeeze(0))

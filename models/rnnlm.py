@@ -30,12 +30,18 @@ class RNNLM(nn.Module):
         bos_index: int = 1,
         pad_index: int = 0,
         dropout: float = 0.0,
+        tie_embeddings: bool = False,
     ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.bos_index = bos_index
         self.decoder = LSTMDecoder(
-            vocab_size, embedding_dim, hidden_dim, pad_index=pad_index, dropout=dropout
+            vocab_size,
+            embedding_dim,
+            hidden_dim,
+            pad_index=pad_index,
+            dropout=dropout,
+            tie_embeddings=tie_embeddings,
         )
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,9 @@ class SentenceVAE(nn.Module):
     replaces each decoder input but ``<bos>`` by ``<unk>`` with probability ``word_dropout``
     while training (``self.training``), weakening the decoder so that ``z`` is used; 1 gives the
     inputless decoder. ``dropout`` is ordinary dropout on the decoder's embeddings and LSTM
-    outputs (training mode only). The defaults are the paper's Penn Treebank sizes.
+    outputs (training mode only); ``tie_embeddings`` shares the decoder's input embeddings with its
+    output layer (see :class:`~ppl_vae.models.lstm_decoder.LSTMDecoder`). The defaults are the
+    paper's Penn Treebank sizes.
 
     Call it with ``(tokens, lengths)`` from :meth:`~ppl_vae.data.sentences.SentenceCorpus.
     make_batch`. The latent site ``"z"`` has event shape ``(latent_dim,)``; the observed site
@@ -49,6 +51,7 @@ class SentenceVAE(nn.Module):
         bos_index: int = 1,
         pad_index: int = 0,
         dropout: float = 0.0,
+        tie_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= word_dropout <= 1.0:
@@ -67,6 +70,7 @@ class SentenceVAE(nn.Module):
             context_dim=latent_dim if z_every_step else 0,
             pad_index=pad_index,
             dropout=dropout,
+            tie_embeddings=tie_embeddings,
         )
         self.init_state = nn.Linear(latent_dim, 2 * hidden_dim)  # z -> (h_0, c_0)
 

@@ -236,6 +236,12 @@ def _training_options() -> argparse.ArgumentParser:
         help="dropout on the decoder's embeddings and LSTM outputs, in training (default 0)",
     )
     sen.add_argument(
+        "--tie-embeddings",
+        action="store_true",
+        help="share the decoder's input embeddings with its output layer (Press and Wolf, "
+        "2017), through a projection when --hidden-dim differs from --embedding-dim",
+    )
+    sen.add_argument(
         "--z-at-start-only",
         action="store_true",
         help="feed z only through the decoder's initial state, not at every step",
@@ -529,6 +535,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         model_kwargs = dict(sizes)
         if args.dropout:
             model_kwargs["dropout"] = args.dropout
+        if args.tie_embeddings:
+            model_kwargs["tie_embeddings"] = True
         if args.model == "sentence-vae":
             model_kwargs.update(
                 word_dropout=args.word_dropout, z_every_step=not args.z_at_start_only
