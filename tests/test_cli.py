@@ -386,6 +386,20 @@ def test_generation_commands(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
 
 
+def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
+    out = str(tmp_path / "tied")
+    tiny = [*TINY_SENTENCES[:4], "--tie-embeddings", "--embedding-dim", "8", "--no-progress"]
+    assert main(["train", "sentence-vae", "--out", out, *tiny, "--epochs", "1"]) == 0
+    config = json.loads((tmp_path / "tied" / "config.json").read_text())
+    assert config["model_kwargs"]["tie_embeddings"] is True
+    resumed = ["train", "sentence-vae", "--out", out, "--resume", "--epochs", "2"]
+    assert main([*resumed, "--no-progress", "--eval-samples", "0"]) == 0
+    assert len((tmp_path / "tied" / "metrics.jsonl").read_text().splitlines()) >= 2
+    capsys.readouterr()
+    assert main(["sample", out, "--n", "2", "--max-length", "5"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2  # one line per sentence, empty or not
+
+
 def test_generation_needs_a_sentence_vae(trained_run, capsys):
     assert main(["sample", str(trained_run)]) == 2
     assert "needs a sentence-vae run" in capsys.readouterr().err

@@ -11,7 +11,7 @@ BOS, EOS, UNK, PAD = 1, 2, 3, 0
 
 def make(kind: str, **kwargs):
     if kind == "rnnlm":
-        return RNNLM(V, embedding_dim=6, hidden_dim=7)
+        return RNNLM(V, embedding_dim=6, hidden_dim=7, **kwargs)
     return SentenceVAE(V, latent_dim=K, embedding_dim=6, hidden_dim=7, **kwargs)
 
 
@@ -39,7 +39,9 @@ def test_trace_sites_shapes_and_plate():
     [
         pytest.param("vae", {}, id="sentence-vae"),
         pytest.param("vae", {"z_every_step": False}, id="sentence-vae-z-at-start-only"),
+        pytest.param("vae", {"tie_embeddings": True}, id="sentence-vae-tied-embeddings"),
         pytest.param("rnnlm", {}, id="rnnlm"),
+        pytest.param("rnnlm", {"tie_embeddings": True}, id="rnnlm-tied-embeddings"),
     ],
 )
 def test_padding_never_changes_the_log_likelihood(kind, kwargs):
