@@ -388,8 +388,9 @@ def test_generation_commands(tmp_path, capsys):
 
 def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
     out = str(tmp_path / "tied")
-    tiny = [*TINY_SENTENCES[:4], "--tie-embeddings", "--embedding-dim", "8", "--no-progress"]
-    assert main(["train", "sentence-vae", "--out", out, *tiny, "--epochs", "1"]) == 0
+    tied = ["--embedding-dim", "8", "--hidden-dim", "16", "--tie-embeddings"]  # projected
+    quick = ["--no-progress", "--eval-samples", "0", "--epochs", "1"]
+    assert main(["train", "sentence-vae", "--out", out, *tied, *quick]) == 0
     config = json.loads((tmp_path / "tied" / "config.json").read_text())
     assert config["model_kwargs"]["tie_embeddings"] is True
     resumed = ["train", "sentence-vae", "--out", out, "--resume", "--epochs", "2"]
