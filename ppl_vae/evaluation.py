@@ -271,7 +271,7 @@ def evaluate(
     guide: Callable,
     data,
     num_samples: int = 100,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> Evaluation:
@@ -280,7 +280,12 @@ def evaluate(
     ``data`` must offer ``eval_batches(batch_size, device, by_length)`` yielding
     ``(args, tokens)``; the batches are asked for by length, since per-item estimates do not
     depend on the grouping and padded corpora then waste less.
+
+    :param batch_size: datapoints per batch; by default the corpus's ``eval_batch_size`` (500
+        documents, 32 sentences), or 500.
     """
+    if batch_size is None:
+        batch_size = getattr(data, "eval_batch_size", 500)
     for m in (model, guide):
         if isinstance(m, torch.nn.Module):
             m.eval()

@@ -124,3 +124,36 @@ def test_evaluation_in_length_order_sums_the_same_sentences():
     assert by_length.elbo == pytest.approx(in_order.elbo, rel=1e-6)
     assert by_length.ppl_corpus_elbo == pytest.approx(in_order.ppl_corpus_elbo, rel=1e-6)
     assert by_length.tokens == in_order.tokens == corpus.num_tokens
+
+
+@pytest.mark.parametrize("kind", ["sentences", "documents"])
+def test_evaluation_batches_default_to_the_corpus_eval_batch_size(kind, tiny_corpus):
+    from ppl_vae.config import TrainConfig
+    from ppl_vae.data.sentences import make_synthetic_sentences
+    from ppl_vae.data.synthetic_sentences import SentenceSpec
+    from ppl_vae.evaluation import evaluate
+    from ppl_vae.registry import build
+
+    if kind == "sentences":
+        corpus = make_synthetic_sentences(SentenceSpec(train=20, valid=5, test=70, seed=1)).test
+        config = TrainConfig(model="rnnlm", guide="none", model_kwargs={"embedding_dim": 8})
+        expected = 32  # small: each sample's (B, T, V) logits are allocated afresh
+    else:
+        corpus = tiny_corpus.train
+        config = TrainConfig(model="nvdm", guide="diagonal", guide_kwargs={"hidden_sizes": [8]})
+        expected = 500
+    assert corpus.eval_batch_size == expected
+    sizes = []
+    batches = corpus.eval_batches
+
+    def spy(batch_size, *args, **kwargs):
+        for batch in batches(batch_size, *args, **kwargs):
+            sizes.append(len(batch[1]))
+            yield batch
+
+    corpus.eval_batches = spy
+    torch.manual_seed(0)
+    model, guide = build(config, corpus.vocab_size)
+    ev = evaluate(model, guide, corpus, num_samples=1)
+    assert ev.documents == len(corpus)
+    assert max(sizes) == min(expected, len(corpus))

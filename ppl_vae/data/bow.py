@@ -70,6 +70,9 @@ class BowCorpus:
     :param labels: optional per-document labels (unused by the models).
     """
 
+    #: Documents per batch when evaluating: a ``(500, V)`` batch of word probabilities is small.
+    eval_batch_size = 500
+
     def __init__(
         self,
         indptr: np.ndarray,

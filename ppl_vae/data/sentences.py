@@ -112,6 +112,11 @@ class SentenceCorpus:
     :param vocab: the vocabulary the ids refer to.
     """
 
+    #: Sentences per batch when evaluating. Each importance sample scores a ``(B, T, V)`` tensor
+    #: of logits; at PTB's sizes 32 sentences keep it near 32 MB, below which the allocator
+    #: reuses memory instead of mapping (and zeroing) fresh pages for every sample.
+    eval_batch_size = 32
+
     def __init__(
         self,
         sentences: Sequence[Sequence[int] | torch.Tensor],
