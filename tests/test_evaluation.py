@@ -137,7 +137,7 @@ def test_evaluation_batches_default_to_the_corpus_eval_batch_size(kind, tiny_cor
     if kind == "sentences":
         corpus = make_synthetic_sentences(SentenceSpec(train=20, valid=5, test=70, seed=1)).test
         config = TrainConfig(model="rnnlm", guide="none", model_kwargs={"embedding_dim": 8})
-        expected = 32  # small: each sample's (B, T, V) logits are allocated afresh
+        expected = 32  # each sample scores (B, T, V) logits
     else:
         corpus = tiny_corpus.train
         config = TrainConfig(model="nvdm", guide="diagonal", guide_kwargs={"hidden_sizes": [8]})

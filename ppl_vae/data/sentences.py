@@ -113,8 +113,9 @@ class SentenceCorpus:
     """
 
     #: Sentences per batch when evaluating. Each importance sample scores a ``(B, T, V)`` tensor
-    #: of logits; at PTB's sizes 32 sentences keep it near 32 MB, below which the allocator
-    #: reuses memory instead of mapping (and zeroing) fresh pages for every sample.
+    #: of logits, about 32 MB for 32 PTB sentences; sorted batches this small are also nearly
+    #: free of padding. On PTB test, 5 samples from a hidden-512 VAE took 45.7 s against 48.3 s
+    #: in batches of 500 (2 threads).
     eval_batch_size = 32
 
     def __init__(
@@ -197,11 +198,12 @@ class SentenceCorpus:
         """``((tokens, lengths), tokens per sentence)`` for every sentence once, in corpus order,
         or with ``by_length`` sorted by length (stably).
 
-        Sorting cuts the padding: PTB's test set in batches of 500 has 2.8 padded positions per
-        token in corpus order and 1.2 sorted. Per-sentence estimates do not depend on how the
-        sentences are grouped, so :func:`ppl_vae.evaluation.evaluate` sorts; statistics of a
-        whole batch, such as the aggregate posterior of the mutual-information estimate, do,
-        and read corpus order. The token counts include ``<eos>`` (see the module's convention).
+        Sorting cuts the padding: PTB's test set in batches of 32 has 2.05 positions per
+        token in corpus order and 1.02 sorted (2.8 and 1.2 in batches of 500). Per-sentence
+        estimates do not depend on how the sentences are grouped, so
+        :func:`ppl_vae.evaluation.evaluate` sorts; statistics of a whole batch, such as the
+        aggregate posterior of the mutual-information estimate, do, and read corpus order.
+        The token counts include ``<eos>`` (see the module's convention).
         """
         lengths = self.lengths
         order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(self))
