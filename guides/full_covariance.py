@@ -40,9 +40,10 @@ class FullCovarianceGaussianGuide(nn.Module):
     "Improved Variational Inference with Inverse Autoregressive Flow", describe this guide as
     the simplest member of their family: a single linear autoregressive transformation
     ``z = mu + L eps`` of white noise. The encoder is the diagonal guide's MLP; its
-    hidden state feeds three linear heads: ``mu``, ``log diag L`` (floored at ``log sigma =
-    -10`` and starting at zero, so ``diag L`` starts at 1) and the ``K (K - 1) / 2`` entries
-    below the diagonal (starting at zero). So ``q`` starts as ``N(mu, I)``, as the diagonal
+    hidden state feeds three linear heads: ``mu``, ``log diag L`` (kept in ``[-10, 2]`` by
+    :func:`~ppl_vae.guides.diagonal_gaussian.bounded_log_scale`, and starting at zero, so
+    ``diag L`` starts at 1) and the ``K (K - 1) / 2`` entries below the diagonal (starting at
+    zero). So ``q`` starts as ``N(mu, I)``, as the diagonal
     guide does, and with the off-diagonal head at zero it *is* the diagonal guide.
 
     Samples ``"z"`` in the plate ``"documents"``, like :class:`~ppl_vae.models.NVDM`. Pyro has

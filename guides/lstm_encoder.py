@@ -19,7 +19,7 @@ class LSTMEncoderGuide(SentenceGaussianGuide):
     The LSTM reads each sentence's ``lengths`` tokens (its words and ``<eos>``), packed so that
     padding is never read; linear maps of its last hidden state give ``mu`` and ``log sigma``.
     The ``log sigma`` layer starts at zero (``q`` starts as ``N(mu, I)``) and ``log sigma`` is
-    floored at ``-10``, as in :class:`~ppl_vae.guides.DiagonalGaussianGuide`. Samples ``"z"`` in
+    kept in ``[-10, 2]``, as in :class:`~ppl_vae.guides.DiagonalGaussianGuide`. Samples ``"z"`` in
     the plate ``"sentences"`` like :class:`~ppl_vae.models.SentenceVAE`, with the same
     arguments.
     """

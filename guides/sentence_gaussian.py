@@ -22,7 +22,7 @@ class SentenceGaussianGuide(nn.Module):
     A subclass builds its sentence encoder, then calls :meth:`_init_head` with the width of the
     feature vector it computes in :meth:`features`. Linear maps of the features give ``mu`` and
     ``log sigma``; the ``log sigma`` layer starts at zero (``q`` starts as ``N(mu, I)``) and
-    ``log sigma`` is floored at ``-10``, as in :class:`~ppl_vae.guides.DiagonalGaussianGuide`.
+    ``log sigma`` is kept in ``[-10, 2]``, as in :class:`~ppl_vae.guides.DiagonalGaussianGuide`.
     The guide samples ``"z"`` in the plate ``"sentences"`` like
     :class:`~ppl_vae.models.SentenceVAE`, takes the same arguments ``(tokens, lengths,
     annealing_factor)``, and weights ``"z"`` by the KL weight through

@@ -47,6 +47,10 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 METRICS = "metrics.jsonl"
 KL_EVERY = 10  # steps between the training-KL estimates shown in the progress bar
+#: an epoch whose mean training loss exceeds this multiple of the median of the earlier epochs'
+#: is reported as a loss spike (a warning in the log and in ``metrics.jsonl``). Annealing and
+#: noise move an epoch's loss by percents; a diverging guide moves it by tens of times.
+SPIKE_FACTOR = 2.0
 
 
 class TrainingDiverged(RuntimeError):
@@ -137,6 +141,22 @@ def validation_mutual_information(guide, data, device, max_items: int = 100) -> 
             return None
     head = data.make_batch(np.arange(min(max_items, len(data))), device)
     return guide_mutual_information(guide, [(tuple(head), None)])
+
+
+def loss_spike(loss: float, earlier: list[float], factor: float = SPIKE_FACTOR) -> str | None:
+    """A warning if the epoch's mean training ``loss`` is more than ``factor`` times the median
+    of the ``earlier`` epochs' (for a negative median, more than ``factor - 1`` times its size
+    above it); None if not, or if there is no earlier epoch."""
+    if not earlier:
+        return None
+    median = float(np.median(earlier))
+    if loss - median <= (factor - 1.0) * abs(median):
+        return None
+    return (
+        f"training loss {loss:.4g} is {loss / median if median > 0 else math.inf:.3g} times the "
+        f"median of the earlier epochs ({median:.4g}): training may be diverging; try "
+        "--clip-norm or a lower --lr"
+    )
 
 
 def _finite(*modules: torch.nn.Module) -> bool:
@@ -303,6 +323,10 @@ def train(
                 "train_kl": state.sums["kl"] / max(1, state.sums["kl_n"]),
                 "seconds": round(state.seconds, 2),
             }
+            spike = loss_spike(record["train_loss"], [r["train_loss"] for r in history])
+            if spike is not None:
+                record["warning"] = spike
+                logger.warning("epoch %d: %s", state.epoch + 1, spike)
             improved = False
             if valid_data is not None:
                 with evaluated(), _common_random_numbers(config.seed):

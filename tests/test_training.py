@@ -184,3 +184,50 @@ def test_lr_drops_after_each_epoch_without_validation_improvement(tmp_path, tiny
     assert 1 <= sum(stalled) < len(records)  # these settings stall, so both branches ran
     saved = load_checkpoint(tmp_path / CHECKPOINT)["state"]
     assert saved["lr_scale"] == pytest.approx(0.5 ** sum(stalled))
+
+
+class SpikeIn(NVDM):
+    """NVDM whose loss is multiplied by 40 during the SVI steps of epoch ``epoch`` (8 steps per
+    epoch on the tiny corpus): a forced loss spike, as a diverging guide would give."""
+
+    def __init__(self, *args, epoch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch, self.calls = epoch, 0
+
+    def forward(self, x, annealing_factor=1.0):
+        z = super().forward(x, annealing_factor)
+        if torch.is_grad_enabled():  # SVI steps, not KL logging or validation
+            self.calls += 1
+            if (self.calls - 1) // 8 == self.epoch - 1:
+                pyro.factor("spike", -39 * x.sum() * math.log(x.shape[-1]))
+        return z
+
+
+def test_a_loss_spike_is_warned_in_the_log_and_in_the_metrics(tmp_path, tiny_corpus, caplog):
+    cfg, _, guide = setup(tiny_corpus, 5)
+    model = SpikeIn(tiny_corpus.train.vocab_size, 3, epoch=4)
+    with caplog.at_level("WARNING", logger="ppl_vae.training"):
+        train(model, guide, tiny_corpus.train, tiny_corpus.valid, cfg, tmp_path, progress=False)
+    records = read_metrics(tmp_path)
+    assert [("warning" in r) for r in records] == [False, False, False, True, False]
+    assert records[3]["train_loss"] > 20 * records[2]["train_loss"]
+    assert "training may be diverging" in records[3]["warning"]
+    assert any("epoch 4: training loss" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(
+    "loss, earlier, spike",
+    [
+        (650.0, [720.0, 700.0, 680.0], False),
+        (1500.0, [720.0, 700.0, 680.0], True),
+        (1300.0, [720.0, 700.0, 680.0], False),  # under 2x the median (700)
+        (700.0, [], False),  # nothing to compare with
+        (-90.0, [-100.0, -101.0], False),  # negative losses: above by 0.1 of the median's size
+        (10.0, [-100.0, -101.0], True),  # above by more than the median's size
+    ],
+    ids=["falling", "twice-the-median", "under-the-factor", "first-epoch", "neg-ok", "neg-spike"],
+)
+def test_loss_spike_rule(loss, earlier, spike):
+    from ppl_vae.training import loss_spike
+
+    assert (loss_spike(loss, earlier) is not None) == spike

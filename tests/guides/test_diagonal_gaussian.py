@@ -62,3 +62,65 @@ def test_log_scale_bounds_clamp_forward_but_keep_the_gradient():
     (grad,) = torch.autograd.grad(out.exp().sum(), raw)
     # the gradient at a bound still points back inside (a plain clamp would give 0 there)
     assert torch.allclose(grad, out.exp().detach())
+
+
+def overshooting_guide(vocab_size: int) -> DiagonalGaussianGuide:
+    """A guide with ``mu = 0`` whose raw ``log sigma`` grows with the document's length: 0.25
+    for a 50-word document, 25 for a 5,000-word one (raw counts into a linear ReLU layer)."""
+    guide = DiagonalGaussianGuide(vocab_size, 3, hidden_sizes=(8,), input_transform="counts")
+    with torch.no_grad():
+        guide.body[0].weight.fill_(0.01)
+        guide.body[0].bias.zero_()
+        guide.loc.weight.zero_()
+        guide.loc.bias.zero_()
+        guide.log_scale.weight.fill_(0.0625)
+        guide.log_scale.bias.zero_()
+    return guide
+
+
+def loss_and_gradient(model, guide, x, samples=200):
+    """The document's loss (-ELBO, mean of ``samples`` draws) and the norm of its gradient."""
+    pyro.clear_param_store()
+    loss = TraceMeanField_ELBO(num_particles=samples, vectorize_particles=True).differentiable_loss(
+        model, guide, x
+    )
+    params = [*model.parameters(), *guide.parameters()]
+    grads = torch.autograd.grad(loss, params)
+    return float(loss.detach()), float(torch.cat([g.flatten() for g in grads]).norm())
+
+
+@pytest.mark.parametrize(
+    "ceiling, spikes", [(None, False), (10.0, True)], ids=["bound", "old-ceiling-10"]
+)
+def test_a_long_document_cannot_spike_the_loss_through_sigma(monkeypatch, ceiling, spikes):
+    """An encoder that overshoots on a long document (raw log sigma 25) gives that document a
+    loss 2.4 times, and a gradient 55 times, those at sigma = 1. Under the old ceiling of 10
+    (the second case) the same document had sigma = e^10: a loss 52,000 times, and a gradient
+    2.7 million times, those at sigma = 1."""
+    if ceiling is not None:
+        monkeypatch.setattr("ppl_vae.guides.diagonal_gaussian.LOG_SCALE_MAX", ceiling)
+    torch.manual_seed(0)
+    V = 20
+    model = NVDM(V, 3)
+    guide = overshooting_guide(V)
+    long_doc = torch.full((1, V), 250.0)  # 5,000 words
+    assert (guide.log_scale(guide.body(long_doc)) > 20).all()
+    spiked, spiked_grad = loss_and_gradient(model, guide, long_doc)
+    with torch.no_grad():
+        guide.log_scale.weight.zero_()  # the same document at sigma = 1
+    calm, calm_grad = loss_and_gradient(model, guide, long_doc)
+    assert calm < spiked
+    assert (spiked > 1000 * calm) == spikes and (spiked_grad > 1000 * calm_grad) == spikes
+    if not spikes:
+        assert spiked < 3 * calm and spiked_grad < 100 * calm_grad
+
+
+def test_an_overshooting_log_sigma_is_pulled_back_inside_the_bound():
+    torch.manual_seed(0)
+    V = 20
+    model, guide = NVDM(V, 3), overshooting_guide(V)
+    long_doc = torch.full((1, V), 250.0)
+    svi = SVI(model, guide, pyro.optim.Adam({"lr": 1e-2}), TraceMeanField_ELBO())
+    for _ in range(30):
+        svi.step(long_doc)
+    assert (guide.log_scale(guide.body(long_doc)) < 2.0).all()  # from 25, by the gradient at 2
