@@ -11,6 +11,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
+from ppl_vae.params import register
 
 
 class BernoulliGuide(nn.Module):
@@ -61,7 +62,7 @@ class BernoulliGuide(nn.Module):
         return self.logits(self.body(INPUT_TRANSFORMS[self.input_transform](x)))
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("bernoulli_encoder", self)
+        register(self, "bernoulli_encoder")
         logits = self.unit_logits(x)
         baseline = baseline_spec(self.baseline, x)
         with pyro.plate("documents", x.shape[0]):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
+from ppl_vae.params import register
 
 #: floor on ``log sigma``: objectives without a KL term (reweighted wake-sleep's wake phase
 #: fits ``q`` to a few weighted samples) can otherwise drive ``sigma`` to underflow.
@@ -128,7 +129,7 @@ class DiagonalGaussianGuide(nn.Module):
         return self.loc(h), bounded_log_scale(self.log_scale(h)).exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("encoder", self)
+        register(self, "encoder")
         loc, scale = self.encode(x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):

@@ -14,6 +14,7 @@ from ppl_vae.guides.diagonal_gaussian import (
     bounded_log_scale,
     build_count_encoder,
 )
+from ppl_vae.params import register
 
 
 @register_kl(dist.MultivariateNormal, dist.Independent)
@@ -90,7 +91,7 @@ class FullCovarianceGaussianGuide(nn.Module):
         return self.loc(h), scale_tril
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("full_covariance_encoder", self)
+        register(self, "full_covariance_encoder")
         loc, scale_tril = self.encode(x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):

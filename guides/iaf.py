@@ -15,6 +15,7 @@ from ppl_vae.guides.diagonal_gaussian import (
     bounded_log_scale,
     build_count_encoder,
 )
+from ppl_vae.params import register
 
 
 class IAFGuide(nn.Module):
@@ -93,7 +94,7 @@ class IAFGuide(nn.Module):
         return dist.TransformedDistribution(base, [flow.condition(h) for flow in self.flows])
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("iaf_encoder", self)
+        register(self, "iaf_encoder")
         q = self.distribution(x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):

@@ -9,6 +9,7 @@ import torch
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.bernoulli import PerWordBaseline, baseline_spec
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
+from ppl_vae.params import register
 
 
 class NonReparameterizedIndependent(dist.Independent):
@@ -68,7 +69,7 @@ class ScoreFunctionGaussianGuide(DiagonalGaussianGuide):
         )
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("score_function_encoder", self)
+        register(self, "score_function_encoder")
         loc, scale = self.encode(x)
         baseline = baseline_spec(self.baseline, x)
         with pyro.plate("documents", x.shape[0]):

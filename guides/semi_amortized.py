@@ -11,6 +11,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
+from ppl_vae.params import register
 from ppl_vae.refinement import OPTIMIZERS, refine_gaussian
 
 
@@ -132,7 +133,7 @@ class SemiAmortizedGuide(nn.Module):
         return loc, log_scale.exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("semi_amortized_encoder", self)
+        register(self, "semi_amortized_encoder")
         loc, log_scale = self.refined_params(x)
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):

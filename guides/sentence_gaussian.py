@@ -14,6 +14,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import bounded_log_scale
+from ppl_vae.params import register
 
 
 class SentenceGaussianGuide(nn.Module):
@@ -62,7 +63,7 @@ class SentenceGaussianGuide(nn.Module):
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
     ) -> torch.Tensor:
-        pyro.module(self.module_name, self)
+        register(self, self.module_name)
         loc, scale = self.encode(tokens, lengths)
         with pyro.plate("sentences", tokens.shape[0]):
             with kl_annealing(annealing_factor):

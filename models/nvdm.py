@@ -12,6 +12,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import BagOfWords, unigram_logits
+from ppl_vae.params import register
 
 
 class NVDM(nn.Module):
@@ -48,7 +49,7 @@ class NVDM(nn.Module):
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         """Score the count matrix ``x``; ``annealing_factor`` is the KL weight beta."""
-        pyro.module("nvdm", self)
+        register(self, "nvdm")
         batch = x.shape[0]
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):

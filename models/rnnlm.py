@@ -11,6 +11,7 @@ from torch import nn
 
 from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
+from ppl_vae.params import register
 
 
 class RNNLM(nn.Module):
@@ -52,7 +53,7 @@ class RNNLM(nn.Module):
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
     ) -> None:
-        pyro.module("rnnlm", self)
+        register(self, "rnnlm")
         batch, steps = tokens.shape
         with pyro.plate("sentences", batch):
             pyro.sample(

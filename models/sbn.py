@@ -13,6 +13,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import BagOfWords, unigram_logits
+from ppl_vae.params import register
 
 
 class SigmoidBeliefNetwork(nn.Module):
@@ -41,7 +42,7 @@ class SigmoidBeliefNetwork(nn.Module):
             self.decoder.bias.copy_(unigram_logits(word_counts))
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        pyro.module("sbn", self)
+        register(self, "sbn")
         batch = x.shape[0]
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):

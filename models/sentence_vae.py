@@ -14,6 +14,7 @@ from torch import nn
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
+from ppl_vae.params import register
 
 
 class SentenceVAE(nn.Module):
@@ -98,7 +99,7 @@ class SentenceVAE(nn.Module):
         self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
     ) -> torch.Tensor:
         """Score the ``(B, T)`` ``tokens``; ``annealing_factor`` is the KL weight beta."""
-        pyro.module("sentence_vae", self)
+        register(self, "sentence_vae")
         batch, steps = tokens.shape
         with pyro.plate("sentences", batch):
             with kl_annealing(annealing_factor):

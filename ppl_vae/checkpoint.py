@@ -86,15 +86,20 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], torch_only: bool = False) -> None:
+    """Restore what :func:`rng_state` saved; with ``torch_only``, torch's and CUDA's states
+    only (the training loop draws from nothing else, and leaves the caller's Python and NumPy
+    streams alone)."""
     import random
 
     import numpy as np
 
     torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if torch_only:
+        return
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype("uint32"), *rest))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pyro
 import torch
 from pyro import poutine
 
@@ -37,6 +36,7 @@ from ppl_vae.objectives import make_objective
 from ppl_vae.plotting import plot_comparison
 from ppl_vae.posterior import khat_summary, psis_diagnostics
 from ppl_vae.refinement import gaussian_elbo_per_item, refine_gaussian
+from ppl_vae.rng import own_rng
 from ppl_vae.runs import load_run, read_metrics, run_training
 from ppl_vae.training import CHECKPOINT, TrainingDiverged
 
@@ -216,26 +216,25 @@ def measure_guide(
     """The comparison row of one trained run."""
     run = load_run(run_dir, device=device)
     model, guide, config = run.model, run.guide, run.config
-    pyro.set_rng_seed(config.seed)
-    ev = evaluate(model, guide, data.test, eval_samples, device=device, progress=progress)
-    args = _first_items(data.test, analysis_items, device)
-    mi = guide_mutual_information(guide, [(args, None)])
-    with torch.no_grad(), poutine.block():
-        log_w = torch.stack(
-            [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]
-        )
-    khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
-    # the PSIS draws give the guide's ELBO on these items too
-    amortized, best = amortization_gap(model, guide, args, steps=gap_steps, log_weights=log_w)
+    with own_rng(config.seed):  # seeded draws, without reseeding the caller's RNG
+        ev = evaluate(model, guide, data.test, eval_samples, device=device, progress=progress)
+        args = _first_items(data.test, analysis_items, device)
+        mi = guide_mutual_information(guide, [(args, None)])
+        with torch.no_grad(), poutine.block():
+            log_w = torch.stack(
+                [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]
+            )
+        khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
+        # the PSIS draws give the guide's ELBO on these items too
+        amortized, best = amortization_gap(model, guide, args, steps=gap_steps, log_weights=log_w)
 
-    train_args = _first_items(data.train, config.batch_size, device)
-    objective = make_objective(config.objective, config.num_particles, config.free_bits)
-    model.train()
-    guide.train()
-    variance = gradient_variance(model, guide, objective, train_args, grad_estimates)
-    model.eval()
-    guide.eval()
-    pyro.clear_param_store()
+        train_args = _first_items(data.train, config.batch_size, device)
+        objective = make_objective(config.objective, config.num_particles, config.free_bits)
+        model.train()
+        guide.train()
+        variance = gradient_variance(model, guide, objective, train_args, grad_estimates)
+        model.eval()
+        guide.eval()
     return GuideComparison(
         guide=config.guide,
         objective=config.objective,

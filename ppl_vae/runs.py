@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyro
 import torch
 
 from ppl_vae.checkpoint import CheckpointError, load_checkpoint
@@ -21,6 +20,7 @@ from ppl_vae.data import DataError, DocumentSplits, load_documents
 from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
 from ppl_vae.plotting import plot_training_curves
 from ppl_vae.registry import SENTENCE_MODELS, build
+from ppl_vae.rng import own_rng
 from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
 
 logger = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ def run_training(
         config = saved
     data = data if data is not None else load_data(config)
     config.data = data.source
-    pyro.set_rng_seed(config.seed)
-    model, guide = build(config, len(data.vocab))
+    with own_rng(config.seed):  # the initial weights, without reseeding the caller's RNG
+        model, guide = build(config, len(data.vocab))
     if not resume and hasattr(model, "init_from_corpus"):
         model.init_from_corpus(word_totals(data.train))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,6 @@ def load_run(
         raise CheckpointError(f"{path}: weights do not fit the saved config: {e}") from e
     model.to(device).eval()
     guide.to(device).eval()
-    pyro.clear_param_store()
     return LoadedRun(config, model, guide, list(vocab), payload["state"], path)
 
 

@@ -231,3 +231,33 @@ def test_loss_spike_rule(loss, earlier, spike):
     from ppl_vae.training import loss_spike
 
     assert (loss_spike(loss, earlier) is not None) == spike
+
+
+def test_training_leaves_the_callers_param_store_and_rng_alone(tmp_path, tiny_corpus):
+    pyro.param("someone_elses", torch.ones(2))
+    cfg, model, guide = setup(tiny_corpus, 1)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(model, guide, tiny_corpus.train, tiny_corpus.valid, cfg, tmp_path, progress=False)
+    assert "someone_elses" in pyro.get_param_store()
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream, as if train had not run
+
+
+def test_a_seeded_run_does_not_depend_on_the_callers_rng(tmp_path, tiny_corpus):
+    torch.manual_seed(1)
+    _, first, _ = run(tiny_corpus, 1, tmp_path / "a")
+    torch.manual_seed(2)
+    _, second, _ = run(tiny_corpus, 1, tmp_path / "b")
+    assert same_weights(first, second)
+
+
+def test_resuming_a_checkpoint_with_a_pyro_optimizer_state_is_refused(tmp_path, tiny_corpus):
+    from ppl_vae.checkpoint import CheckpointError, save_checkpoint
+
+    run(tiny_corpus, 1, tmp_path)
+    payload = load_checkpoint(tmp_path / CHECKPOINT)
+    payload["optim"] = {"nvdm$$$decoder.weight": {"state": {}, "param_groups": []}}
+    save_checkpoint(tmp_path / CHECKPOINT, payload)
+    with pytest.raises(CheckpointError, match="before 0.2 .* can still be evaluated, but not"):
+        run(tiny_corpus, 2, tmp_path, resume=True)

@@ -9,6 +9,7 @@ from ppl_vae.guides import LSTMEncoderGuide
 from ppl_vae.guides.bilstm_encoder import BiLSTMEncoderGuide
 from ppl_vae.guides.mean_pool_encoder import MeanPoolEncoderGuide
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
+from ppl_vae.params import param_name
 
 V, K = 12, 3
 EOS, PAD = 2, 0
@@ -36,7 +37,8 @@ def test_lstm_encoder_keeps_its_state_dict_keys_and_param_names():
         "log_scale.bias",
     ]
     guide(TOKENS, LENGTHS)
-    assert "lstm_encoder$$$embedding.weight" in pyro.get_param_store()
+    assert param_name(guide, "lstm_encoder").startswith("lstm_encoder")
+    assert f"{param_name(guide, 'lstm_encoder')}$$$embedding.weight" in pyro.get_param_store()
 
 
 @pytest.mark.parametrize("cls", GUIDES, ids=GUIDE_IDS)
@@ -46,8 +48,10 @@ def test_each_guide_is_a_sentence_gaussian_guide_with_its_own_param_names(cls):
     assert guide.vocab_size == V and guide.latent_dim == K
     guide(TOKENS, LENGTHS)
     names = list(pyro.get_param_store())
-    assert names and all(n.startswith(cls.module_name + "$$$") for n in names)
-    assert {f"{cls.module_name}$$${k}" for k in guide.state_dict()} == set(names)
+    prefix = param_name(guide, cls.module_name)
+    assert prefix.startswith(cls.module_name)
+    assert names and all(n.startswith(prefix + "$$$") for n in names)
+    assert {f"{prefix}$$${k}" for k in guide.state_dict()} == set(names)
 
 
 @pytest.mark.parametrize("cls", GUIDES, ids=GUIDE_IDS)
