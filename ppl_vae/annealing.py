@@ -8,7 +8,8 @@ cyclically. Every schedule maps the global SVI step to beta.
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -22,9 +23,14 @@ def kl_annealing(beta: float | torch.Tensor) -> AbstractContextManager:
     is ``log q(z|x) - log p(z)``, and ``TraceMeanField_ELBO`` reads the scale of the guide's site
     for its analytic KL. ``poutine.scale`` must be > 0, so ``beta == 0`` masks the sites
     instead, which drops the KL term exactly (an autoencoder objective).
+
+    A Python number picks the cheapest context for its value. A tensor ``beta`` (a 0-dim
+    tensor, e.g. a model's positional argument) always gives the same two messengers, masked
+    where ``beta == 0`` and scaled by ``beta`` elsewhere, with no branch on its value: under
+    :class:`~pyro.infer.JitTrace_ELBO` the loss then follows ``beta`` and compiles once.
     """
     if isinstance(beta, torch.Tensor):
-        beta = float(beta)
+        return _tensor_weight(beta)
     if beta < 0:
         raise ValueError(f"beta must be >= 0, got {beta}")
     if beta == 1.0:
@@ -32,6 +38,16 @@ def kl_annealing(beta: float | torch.Tensor) -> AbstractContextManager:
     if beta == 0.0:
         return poutine.mask(mask=False)
     return poutine.scale(scale=beta)
+
+
+@contextmanager
+def _tensor_weight(beta: torch.Tensor) -> Iterator[None]:
+    if not torch._C._get_tracing_state() and bool((beta < 0).any()):
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    positive = beta > 0
+    # the scale must be > 0 even where the mask drops the site
+    with poutine.mask(mask=positive), poutine.scale(scale=torch.where(positive, beta, 1.0)):
+        yield
 
 
 class Schedule:

@@ -1,9 +1,11 @@
 import math
 
 import pyro
+import pyro.distributions as dist
 import pytest
 import torch
-from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from pyro import poutine
+from pyro.infer import JitTrace_ELBO, Trace_ELBO, TraceMeanField_ELBO
 
 from ppl_vae.annealing import (
     Constant,
@@ -78,3 +80,48 @@ def test_annealed_loss_is_reconstruction_minus_beta_kl(beta, objective):
     expected = -(rec - beta * kl) if objective == "meanfield" else -(rec + beta * log_ratio)
     assert loss == pytest.approx(float(expected), rel=1e-5, abs=1e-4)
     assert not math.isnan(loss)
+
+
+def test_jit_trace_elbo_follows_a_tensor_beta_and_compiles_once(tiny_corpus):
+    """beta as a positional tensor: JitTrace_ELBO's loss equals Trace_ELBO's with the same
+    draws at beta = 1, 0.5 and 0, from one compiled graph (a float taken from the tensor used
+    to freeze the first beta into the graph: JIT returned the beta = 1 loss for 0.5 and 0)."""
+    V = tiny_corpus.train.vocab_size
+    model, guide = NVDM(V, 3), DiagonalGaussianGuide(V, 3, hidden_sizes=(8,))
+    x = tiny_corpus.train.dense(range(16))
+    jit = JitTrace_ELBO()
+    losses = {}
+    for beta in (1.0, 0.5, 0.0):
+        b = torch.tensor(beta)
+        jit.differentiable_loss(model, guide, x, b)  # compiles on the first call
+        pyro.set_rng_seed(5)
+        expected = Trace_ELBO().differentiable_loss(model, guide, x, b)
+        pyro.set_rng_seed(5)
+        got = jit.differentiable_loss(model, guide, x, b)
+        assert torch.allclose(got, expected, rtol=1e-5), beta
+        losses[beta] = got.item()
+    assert losses[1.0] > losses[0.5] > losses[0.0]  # the KL term, weighted by beta
+    assert len(jit._loss_and_surrogate_loss.compiled) == 1
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0], ids=["zero", "half", "one"])
+def test_a_tensor_beta_weights_the_sites_as_a_float_does(beta):
+    def model():
+        with pyro.plate("p", 3):
+            pyro.sample("z", dist.Normal(0.0, 1.0))
+
+    def weighted(b):
+        pyro.set_rng_seed(0)
+        with kl_annealing(b):
+            return poutine.trace(model).get_trace()
+
+    as_float, as_tensor = weighted(beta), weighted(torch.tensor(beta))
+    as_float.compute_log_prob()
+    as_tensor.compute_log_prob()
+    assert torch.allclose(as_float.log_prob_sum(), as_tensor.log_prob_sum())
+
+
+def test_a_negative_tensor_beta_is_refused():
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        with kl_annealing(torch.tensor(-0.1)):
+            pass
