@@ -211,8 +211,15 @@ def estimate_items(
 
 
 def perplexity_per_document(log_p: np.ndarray, tokens: np.ndarray) -> float:
-    """``exp(-(1/D) sum_d log p(x_d) / N_d)``, the NVDM paper's definition."""
-    return float(np.exp(-np.mean(np.asarray(log_p, np.float64) / np.asarray(tokens, np.float64))))
+    """``exp(-(1/D) sum_d log p(x_d) / N_d)``, the NVDM paper's definition, over the documents
+    with ``N_d > 0`` (an empty document has no per-word figure; any are left out and counted
+    in a warning)."""
+    log_p, tokens = np.asarray(log_p, np.float64), np.asarray(tokens, np.float64)
+    empty = tokens <= 0
+    if empty.any():
+        logger.warning("perplexity per document: left out %d empty document(s)", empty.sum())
+        log_p, tokens = log_p[~empty], tokens[~empty]
+    return float(np.exp(-np.mean(log_p / tokens)))
 
 
 def perplexity_corpus(log_p: np.ndarray, tokens: np.ndarray) -> float:

@@ -157,3 +157,24 @@ def test_evaluation_batches_default_to_the_corpus_eval_batch_size(kind, tiny_cor
     ev = evaluate(model, guide, corpus, num_samples=1)
     assert ev.documents == len(corpus)
     assert max(sizes) == min(expected, len(corpus))
+
+
+def test_an_empty_document_does_not_change_the_perplexities(tiny_corpus):
+    """Three documents plus an empty one used to score as a quarter of the per-document
+    perplexity's exponent lower (the empty one took the next one's length, or divided by 0)."""
+    import pyro
+
+    from ppl_vae.data.bow import BowCorpus
+    from ppl_vae.evaluation import evaluate
+
+    dense = tiny_corpus.test.dense(range(3)).numpy()
+    with_empty = np.concatenate([dense, np.zeros((1, dense.shape[1]))])
+    V = tiny_corpus.test.vocab_size
+    model, guide = NVDM(V, 3), DiagonalGaussianGuide(V, 3, hidden_sizes=(8,))
+    results = []
+    for rows in (dense, with_empty):
+        pyro.set_rng_seed(0)
+        results.append(evaluate(model, guide, BowCorpus.from_dense(rows, tiny_corpus.vocab), 20))
+    assert results[1].documents == 3
+    assert results[0].ppl_doc_iw == pytest.approx(results[1].ppl_doc_iw)
+    assert results[0].ppl_doc_elbo == pytest.approx(results[1].ppl_doc_elbo)

@@ -68,6 +68,9 @@ class BowCorpus:
     :param counts: the nonzero counts, all > 0.
     :param vocab: the words; ``len(vocab)`` is the vocabulary size.
     :param labels: optional per-document labels (unused by the models).
+    :param report: what the loader skipped. Empty documents (no counts) are skipped here too,
+        and counted in the report (one is made for an in-memory corpus, with the 1-based row
+        numbers of the skipped documents as its "lines"), as the loaders do.
     """
 
     #: Documents per batch when evaluating: a ``(500, V)`` batch of word probabilities is small.
@@ -94,6 +97,19 @@ class BowCorpus:
             raise ValueError("indices and counts differ in length")
         if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= len(self.vocab)):
             raise ValueError("word id out of range of the vocabulary")
+        empty = np.flatnonzero(self.lengths <= 0)
+        if len(empty):
+            self._drop_empty(empty)
+
+    def _drop_empty(self, empty: np.ndarray) -> None:
+        kept = self.subset(np.setdiff1d(np.arange(len(self)), empty))
+        self.indptr, self.indices, self.counts = kept.indptr, kept.indices, kept.counts
+        self.labels = kept.labels
+        if self.report is None:
+            self.report = LoadReport(source="in-memory corpus")
+        self.report.empty_lines.extend((empty + 1).tolist())
+        self.report.documents = len(self)
+        self.report.log()
 
     # ---- sizes ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -106,11 +122,8 @@ class BowCorpus:
     @property
     def lengths(self) -> np.ndarray:
         """Tokens per document, ``N_d``."""
-        return (
-            np.add.reduceat(self.counts, self.indptr[:-1])
-            if len(self.counts)
-            else np.zeros(len(self), dtype=np.float32)
-        )
+        rows = np.repeat(np.arange(len(self)), np.diff(self.indptr))
+        return np.bincount(rows, weights=self.counts, minlength=len(self)).astype(np.float32)
 
     @property
     def num_tokens(self) -> int:
