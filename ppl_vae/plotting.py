@@ -1,19 +1,21 @@
-"""Training-curve plots, saved to files with matplotlib (no display needed)."""
+"""Training-curve plots, saved to files with matplotlib (no display needed).
+
+Figures are made with :class:`matplotlib.figure.Figure` directly, not through ``pyplot``: no
+backend is selected and no figure is registered, so a user's notebook backend is untouched.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 
 def plot_training_curves(history: list[dict], path: str | Path) -> Path:
     """Save ELBO (train loss and validation), KL and beta against epoch as a PNG."""
     epochs = [r["epoch"] for r in history]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3)
     ax = axes[0]
     ax.plot(epochs, [-r["train_loss"] for r in history], label="train (annealed ELBO)")
     if "valid_elbo" in history[0]:
@@ -32,25 +34,25 @@ def plot_training_curves(history: list[dict], path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_objective(history: list[float], step: str, path: str | Path) -> Path:
     """Save a training objective (e.g. EM's bound) against iteration as a PNG."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.plot(range(len(history)), history)
     ax.set(xlabel=step, ylabel="nats", title="training objective")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
     """Save validation ELBO and KL against epoch, one line per run, on shared axes."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig = Figure(figsize=(10, 3.8))
+    axes = fig.subplots(1, 2, sharex=True)
     for name, history in histories.items():
         rows = [r for r in history if "valid_elbo" in r]
         if not rows:
@@ -66,5 +68,4 @@ def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

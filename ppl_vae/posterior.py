@@ -34,22 +34,20 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from pyro import poutine
 from pyro.infer import MCMC, NUTS
 from pyro.poutine.util import site_is_subsample
 from torch import nn
 
 from ppl_vae.evaluation import outermost_plate, particle_terms, per_item, site_log_prob
+from ppl_vae.rng import own_rng
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)  # ArviZ 0.23 announces its 1.0 refactor
+if TYPE_CHECKING:
     import arviz as az
 
 logger = logging.getLogger(__name__)
@@ -62,12 +60,14 @@ KHAT_BAD = 0.7
 CONSTANT_RTOL = 1e-6
 
 
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Seed torch inside the block and restore the global random state after it."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        yield
+def _arviz():
+    """ArviZ, imported on first use: it is the optional ``analysis`` extra
+    (``pip install -e ".[analysis]"``), and importing this module needs none of it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # ArviZ 0.23 announces its 1.0 refactor
+        import arviz
+
+    return arviz
 
 
 @contextmanager
@@ -125,7 +125,7 @@ def guide_samples(
     :param site: the latent site; its value must have the data plate as its first dim.
     """
     draws = []
-    with _seeded(seed), _eval_mode(guide), torch.no_grad(), poutine.block():
+    with own_rng(seed), _eval_mode(guide), torch.no_grad(), poutine.block():
         for _ in range(num_samples):
             draws.append(_latent_value(poutine.trace(guide).get_trace(*data_args), site))
     return torch.stack(draws)
@@ -170,7 +170,7 @@ def to_inference_data(
     """
     z, log_w, log_lik, log_q = [], [], [], []
     start = time.perf_counter()
-    with _seeded(seed), _eval_mode(model, guide), torch.no_grad(), poutine.block():
+    with own_rng(seed), _eval_mode(model, guide), torch.no_grad(), poutine.block():
         for _ in range(num_samples):
             traced = poutine.trace(guide)
             terms = particle_terms(model, traced, *data_args)
@@ -189,7 +189,7 @@ def to_inference_data(
         time.perf_counter() - start,
     )
     item = [ITEM_DIM]
-    return az.from_dict(
+    return _arviz().from_dict(
         posterior={site: z_draws[None]},
         log_likelihood={"x": torch.stack(log_lik).numpy()[None]},
         sample_stats={
@@ -231,7 +231,7 @@ def psis_diagnostics(log_weights: torch.Tensor | np.ndarray) -> tuple[np.ndarray
     # az.psislw takes the sample axis last
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its k > 0.7 warning; the caller gets k itself
-        smoothed, khat = az.psislw(lw.T.copy(), reff=1.0)
+        smoothed, khat = _arviz().psislw(lw.T.copy(), reff=1.0)
     smoothed, khat = np.asarray(smoothed).T, np.asarray(khat, dtype=np.float64)
     constant = np.ptp(lw, axis=0) <= CONSTANT_RTOL * np.maximum(1.0, np.abs(lw).max(0))
     if constant.any():
@@ -298,7 +298,7 @@ def nuts_reference(
     """
     draws, diverging = [], []
     start = time.perf_counter()
-    with _seeded(seed), _frozen(model):
+    with own_rng(seed), _frozen(model):
         for chain in range(num_chains):
             kernel = NUTS(
                 model, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth
@@ -326,7 +326,7 @@ def nuts_reference(
     )
     if any(d.any() for d in diverging):
         logger.warning("NUTS had %d divergent transitions", int(sum(d.sum() for d in diverging)))
-    return az.from_dict(
+    return _arviz().from_dict(
         posterior={site: z_draws},
         sample_stats={"diverging": np.stack(diverging)},
         coords={ITEM_DIM: np.arange(batch), LATENT_DIM: np.arange(dim), **(coords or {})},
@@ -351,12 +351,12 @@ def reference_summary(idata: az.InferenceData, site: str = LATENT):
         half = z.sizes["draw"] // 2
         values = z.values[0, : 2 * half]
         dims = list(z.dims[2:])
-        idata = az.from_dict(
+        idata = _arviz().from_dict(
             posterior={site: values.reshape(2, half, *values.shape[1:])},
             coords={d: z[d].values for d in dims},
             dims={site: dims},
         )
-    return az.summary(idata, var_names=[site])
+    return _arviz().summary(idata, var_names=[site])
 
 
 def _moments(idata: az.InferenceData, site: str):
@@ -393,7 +393,7 @@ def compare_to_reference(
     ref_sd_v = ref_sd.values
     err_mean = np.abs(q_mean.values - ref_mean.values)
     err_sd = np.abs(q_sd.values - ref_sd_v)
-    ess = az.ess(nuts_idata, var_names=[site])[site].values
+    ess = _arviz().ess(nuts_idata, var_names=[site])[site].values
     draws_q = guide_idata.posterior.sizes["chain"] * guide_idata.posterior.sizes["draw"]
     noise = math.sqrt(2 / math.pi) * np.sqrt(1 / ess + 1 / draws_q)
     return {
@@ -435,7 +435,8 @@ def pair_plot(
         flat = z.stack(__sample__=("chain", "draw")).transpose("__sample__", LATENT_DIM).values
         draws.append(flat[:: max(1, math.ceil(len(flat) / max_points))])
     n = len(dims)
-    fig, axes = plt.subplots(n, n, figsize=(2.4 * n + 0.6, 2.4 * n), squeeze=False)
+    fig = Figure(figsize=(2.4 * n + 0.6, 2.4 * n))  # no pyplot: the user's backend is untouched
+    axes = fig.subplots(n, n, squeeze=False)
     for i in range(n):
         for j in range(n):
             ax = axes[i, j]
@@ -458,5 +459,4 @@ def pair_plot(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
