@@ -5,13 +5,15 @@ Miao, Yu and Blunsom (2016), "Neural Variational Inference for Text Processing",
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.distributions import BagOfWords, unigram_logits
+from ppl_vae.distributions import BagOfWords, document_lengths, unigram_logits
 from ppl_vae.params import register
 
 
@@ -47,15 +49,24 @@ class NVDM(nn.Module):
         with torch.no_grad():
             self.decoder.bias.copy_(unigram_logits(word_counts))
 
-    def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
-        """Score the count matrix ``x``; ``annealing_factor`` is the KL weight beta."""
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        annealing_factor: float | torch.Tensor = 1.0,
+        lengths: torch.Tensor | Sequence[int] | int | None = None,
+    ) -> torch.Tensor:
+        """Score the count matrix ``x``; ``annealing_factor`` is the KL weight beta. With
+        ``x=None``, generate documents of the given ``lengths`` (words per document) from the
+        prior instead, e.g. ``Predictive(model, num_samples=10)(None, lengths=[50, 200])``.
+        Returns ``z``."""
         register(self, "nvdm")
-        batch = x.shape[0]
+        total_count = document_lengths(x, lengths).to(self.decoder.bias.device)
+        batch = total_count.shape[0]
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):
-                prior = dist.Normal(x.new_zeros(batch, self.latent_dim), 1.0).to_event(1)
-                z = pyro.sample("z", prior)
-            pyro.sample("x", BagOfWords(self.word_logits(z), total_count=x.sum(-1)), obs=x)
+                prior = dist.Normal(total_count.new_zeros(batch, self.latent_dim), 1.0)
+                z = pyro.sample("z", prior.to_event(1))
+            pyro.sample("x", BagOfWords(self.word_logits(z), total_count=total_count), obs=x)
         return z
 
     def topic_weights(self) -> torch.Tensor:

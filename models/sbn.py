@@ -6,13 +6,15 @@ the document model of Miao et al. (2016)'s Table 1 ("SBN", 20 Newsgroups perplex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
 
 from ppl_vae.annealing import kl_annealing
-from ppl_vae.distributions import BagOfWords, unigram_logits
+from ppl_vae.distributions import BagOfWords, document_lengths, unigram_logits
 from ppl_vae.params import register
 
 
@@ -41,14 +43,22 @@ class SigmoidBeliefNetwork(nn.Module):
         with torch.no_grad():
             self.decoder.bias.copy_(unigram_logits(word_counts))
 
-    def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        annealing_factor: float | torch.Tensor = 1.0,
+        lengths: torch.Tensor | Sequence[int] | int | None = None,
+    ) -> torch.Tensor:
+        """Score the count matrix ``x``, or with ``x=None`` generate documents of the given
+        ``lengths`` from the prior (as :meth:`NVDM.forward <ppl_vae.models.NVDM.forward>`)."""
         register(self, "sbn")
-        batch = x.shape[0]
+        total_count = document_lengths(x, lengths).to(self.decoder.bias.device)
+        batch = total_count.shape[0]
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):
                 prior = dist.Bernoulli(logits=self.prior_logits.expand(batch, self.latent_dim))
                 z = pyro.sample("z", prior.to_event(1))
-            pyro.sample("x", BagOfWords(self.decoder(z), total_count=x.sum(-1)), obs=x)
+            pyro.sample("x", BagOfWords(self.decoder(z), total_count=total_count), obs=x)
         return z
 
     def topic_weights(self) -> torch.Tensor:

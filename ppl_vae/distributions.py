@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from pyro.distributions import TorchDistribution, constraints
 
@@ -129,6 +131,24 @@ class WordCategorical(TorchDistribution):
     def sample(self, sample_shape: torch.Size | tuple = ()) -> torch.Tensor:
         with torch.no_grad():
             return torch.distributions.Categorical(logits=self.logits).sample(sample_shape)
+
+
+def document_lengths(
+    x: torch.Tensor | None, lengths: torch.Tensor | Sequence[int] | int | None
+) -> torch.Tensor:
+    """Words per document for a bag-of-words model's ``"x"`` site: the row sums of the count
+    matrix ``x`` when scoring it, or ``lengths`` when generating (``x`` is None): one length
+    per document to generate, or an int for one document of that length."""
+    if x is not None:
+        if lengths is not None:
+            raise ValueError("give the counts x or the lengths of documents to generate, not both")
+        return x.sum(-1)
+    if lengths is None:
+        raise ValueError("to generate documents (x=None), give their lengths, e.g. lengths=[100]")
+    lengths = torch.as_tensor(lengths, dtype=torch.get_default_dtype()).reshape(-1)
+    if (lengths < 0).any() or (lengths != lengths.round()).any():
+        raise ValueError(f"document lengths must be whole numbers >= 0, got {lengths.tolist()}")
+    return lengths
 
 
 def unigram_logits(word_counts: torch.Tensor) -> torch.Tensor:

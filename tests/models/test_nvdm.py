@@ -1,3 +1,4 @@
+import pytest
 import torch
 from pyro import poutine
 
@@ -24,3 +25,22 @@ def test_init_from_corpus_sets_background_frequencies():
     model = NVDM(vocab_size=3, latent_dim=2)
     model.init_from_corpus(torch.tensor([9.0, 0.0, 2.0]))
     assert torch.allclose(model.decoder.bias.exp(), torch.tensor([10.0, 1.0, 3.0]) / 14)
+
+
+def test_predictive_generates_documents_of_the_given_lengths():
+    from pyro.infer import Predictive
+
+    model = NVDM(12, 3)
+    samples = Predictive(model, num_samples=4)(None, lengths=[5, 30])
+    assert samples["z"].shape == (4, 2, 3) and samples["x"].shape == (4, 2, 12)
+    assert samples["x"].sum(-1).tolist() == [[5.0, 30.0]] * 4
+    assert (samples["x"] >= 0).all() and (samples["x"] == samples["x"].round()).all()
+    assert model(None, lengths=7).shape == (1, 3)  # called directly: one document of 7 words
+
+
+def test_generation_needs_lengths_and_scoring_takes_none_of_them():
+    model = NVDM(12, 3)
+    with pytest.raises(ValueError, match="give their lengths"):
+        model()
+    with pytest.raises(ValueError, match="not both"):
+        model(torch.ones(2, 12), lengths=[12, 12])

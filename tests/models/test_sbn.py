@@ -68,3 +68,12 @@ def test_nvil_trains_on_a_fixed_batch(baseline_hidden):
     for _ in range(200):
         svi.step(x)
     assert sum(svi.evaluate_loss(x) for _ in range(20)) / 20 < first - 0.03 * abs(first)
+
+
+def test_predictive_generates_documents_of_the_given_lengths():
+    from pyro.infer import Predictive
+
+    model = SigmoidBeliefNetwork(12, 3)
+    samples = Predictive(model, num_samples=3)(None, lengths=[4, 9, 0])
+    assert samples["z"].shape == (3, 3, 3) and set(samples["z"].unique().tolist()) <= {0.0, 1.0}
+    assert samples["x"].sum(-1).tolist() == [[4.0, 9.0, 0.0]] * 3
