@@ -99,3 +99,45 @@ class LSTMDecoder(nn.Module):
             state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())
         out, (h, c) = self.lstm(x, state)
         return self.vocabulary_logits(self.dropout(out)), (h.squeeze(0), c.squeeze(0))
+
+    @torch.no_grad()
+    def decode(
+        self,
+        batch: int,
+        max_length: int,
+        bos_index: int,
+        eos_index: int,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+        context: torch.Tensor | None = None,
+        temperature: float | None = 1.0,
+    ) -> torch.Tensor:
+        """Decode ``batch`` sentences word by word from ``<bos>``: ancestral sampling of
+        ``x_t ~ p(x_t | x_{<t})`` with the logits divided by ``temperature``, or the most
+        probable word with ``temperature=None`` (greedy), until ``<eos>`` or ``max_length``.
+        ``<pad>`` and ``<bos>`` are never targets, so never generated.
+
+        :returns: ``(B, L)`` int64 ids, ``L <= max_length``: each sentence's words and its
+            ``<eos>`` (if produced within ``max_length`` steps), then ``<pad>``.
+        """
+        if temperature is not None and temperature <= 0:
+            raise ValueError("temperature must be > 0 (use greedy decoding for the limit)")
+        pad_index = self.embedding.padding_idx
+        device = self.embedding.weight.device
+        inputs = torch.full((batch, 1), bos_index, dtype=torch.int64, device=device)
+        done = torch.zeros(batch, dtype=torch.bool, device=device)
+        out = []
+        for _ in range(max_length):
+            logits, state = self(inputs, state, context)
+            step = logits[:, -1].clone()
+            step[:, [pad_index, bos_index]] = -torch.inf
+            word = (
+                step.argmax(-1)
+                if temperature is None
+                else torch.distributions.Categorical(logits=step / temperature).sample()
+            )
+            out.append(word.masked_fill(done, pad_index))
+            done = done | (word == eos_index)
+            if bool(done.all()):
+                break
+            inputs = word.unsqueeze(1)
+        return torch.stack(out, dim=1) if out else torch.zeros(batch, 0, dtype=torch.int64)

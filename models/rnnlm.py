@@ -30,12 +30,15 @@ class RNNLM(nn.Module):
         hidden_dim: int = 191,
         bos_index: int = 1,
         pad_index: int = 0,
+        eos_index: int = 2,
         dropout: float = 0.0,
         tie_embeddings: bool = False,
     ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.bos_index = bos_index
+        self.pad_index = pad_index
+        self.eos_index = eos_index
         self.decoder = LSTMDecoder(
             vocab_size,
             embedding_dim,
@@ -51,9 +54,26 @@ class RNNLM(nn.Module):
         return logits
 
     def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
+        self,
+        tokens: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+        annealing_factor: float | torch.Tensor = 1.0,
+        max_length: int | None = None,
+        num_sentences: int = 1,
     ) -> None:
+        """Score the ``(B, T)`` ``tokens`` (``annealing_factor`` is accepted, for the guides'
+        signature, and unused: there is no latent variable); or with ``tokens=None``, generate
+        ``num_sentences`` sentences of at most ``max_length`` ids into the site ``"x"``, as
+        :meth:`SentenceVAE.forward <ppl_vae.models.SentenceVAE.forward>` does."""
         register(self, "rnnlm")
+        if tokens is None:
+            if max_length is None:
+                raise ValueError("to generate sentences (tokens=None), give max_length")
+            tokens = self.decoder.decode(num_sentences, max_length, self.bos_index, self.eos_index)
+            tokens = nn.functional.pad(
+                tokens, (0, max_length - tokens.shape[1]), value=self.pad_index
+            )
+            lengths = (tokens != self.pad_index).sum(-1)
         batch, steps = tokens.shape
         with pyro.plate("sentences", batch):
             pyro.sample(

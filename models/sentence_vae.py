@@ -51,6 +51,7 @@ class SentenceVAE(nn.Module):
         unk_index: int = 3,
         bos_index: int = 1,
         pad_index: int = 0,
+        eos_index: int = 2,
         dropout: float = 0.0,
         tie_embeddings: bool = False,
     ) -> None:
@@ -64,6 +65,7 @@ class SentenceVAE(nn.Module):
         self.unk_index = unk_index
         self.bos_index = bos_index
         self.pad_index = pad_index
+        self.eos_index = eos_index
         self.decoder = LSTMDecoder(
             vocab_size,
             embedding_dim,
@@ -96,39 +98,60 @@ class SentenceVAE(nn.Module):
         return logits
 
     def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, annealing_factor: float = 1.0
+        self,
+        tokens: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+        annealing_factor: float | torch.Tensor = 1.0,
+        max_length: int | None = None,
+        num_sentences: int = 1,
     ) -> torch.Tensor:
-        """Score the ``(B, T)`` ``tokens``; ``annealing_factor`` is the KL weight beta."""
+        """Score the ``(B, T)`` ``tokens`` (each sentence's first ``lengths`` ids: its words and
+        ``<eos>``); ``annealing_factor`` is the KL weight beta. Returns ``z``.
+
+        With ``tokens=None``, generate ``num_sentences`` sentences of at most ``max_length``
+        ids from the prior instead: ``z ~ N(0, I)``, then ``x ~ p(x | z)`` word by word. The
+        site ``"x"`` then holds the ``(num_sentences, max_length)`` generated ids (``<pad>``
+        after ``<eos>``), scored by the same
+        likelihood, so that ``Predictive(model, num_samples=5)(max_length=30)`` returns them.
+        Generate in eval mode (``model.eval()``): word dropout would change the scores.
+        """
         register(self, "sentence_vae")
-        batch, steps = tokens.shape
+        if tokens is None:
+            if max_length is None:
+                raise ValueError("to generate sentences (tokens=None), give max_length")
+            batch = num_sentences
+        else:
+            batch = tokens.shape[0]
         with pyro.plate("sentences", batch):
             with kl_annealing(annealing_factor):
-                loc = tokens.new_zeros((batch, self.latent_dim), dtype=torch.get_default_dtype())
+                loc = self.init_state.bias.new_zeros((batch, self.latent_dim))
                 z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
+            if tokens is None:
+                tokens = self.decode(z, max_length)  # padded to max_length: a fixed shape
+                tokens = nn.functional.pad(
+                    tokens, (0, max_length - tokens.shape[1]), value=self.pad_index
+                )
+                lengths = (tokens != self.pad_index).sum(-1)
             logits = self.decode_logits(z, tokens)
-            mask = length_mask(lengths, steps)
+            mask = length_mask(lengths, tokens.shape[1])
             pyro.sample("x", WordCategorical(logits).mask(mask).to_event(1), obs=tokens)
         return z
 
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, max_length: int, eos_index: int = 2) -> torch.Tensor:
-        """Greedy decoding from ``z`` of shape ``(B, latent_dim)``.
+    def decode(
+        self, z: torch.Tensor, max_length: int, temperature: float | None = 1.0
+    ) -> torch.Tensor:
+        """Sentences decoded from ``z`` of shape ``(B, latent_dim)``: sampled from
+        ``p(x | z)`` (logits divided by ``temperature``), or greedy with ``temperature=None``.
 
         :returns: ``(B, L)`` int64 ids, ``L <= max_length``: each sentence's words and its
             ``<eos>`` (if produced within ``max_length`` steps), then ``<pad>``.
         """
-        batch = z.shape[0]
-        state = self._state(z)
         context = z if self.z_every_step else None
-        inputs = torch.full((batch, 1), self.bos_index, dtype=torch.int64, device=z.device)
-        done = torch.zeros(batch, dtype=torch.bool, device=z.device)
-        out = []
-        for _ in range(max_length):
-            logits, state = self.decoder(inputs, state, context)
-            word = logits[:, -1].argmax(-1)
-            out.append(word.masked_fill(done, self.pad_index))
-            done = done | (word == eos_index)
-            if bool(done.all()):
-                break
-            inputs = word.unsqueeze(1)
-        return torch.stack(out, dim=1) if out else torch.zeros(batch, 0, dtype=torch.int64)
+        return self.decoder.decode(
+            z.shape[0], max_length, self.bos_index, self.eos_index, self._state(z), context,
+            temperature,
+        )  # fmt: skip
+
+    def generate(self, z: torch.Tensor, max_length: int) -> torch.Tensor:
+        """Greedy decoding from ``z`` (:meth:`decode` with ``temperature=None``)."""
+        return self.decode(z, max_length, temperature=None)

@@ -35,28 +35,9 @@ def greedy_decode(model, z: torch.Tensor, max_length: int) -> torch.Tensor:
 @torch.no_grad()
 def sample_decode(model, z: torch.Tensor, max_length: int, temperature: float | None = 1.0):
     """Ancestral sampling of ``x ~ p(x | z)`` with the logits divided by ``temperature``;
-    ``temperature=None`` takes the most probable word instead (greedy)."""
-    if temperature is not None and temperature <= 0:
-        raise ValueError("temperature must be > 0 (use greedy decoding for the limit)")
-    batch = z.shape[0]
-    state, context = model._state(z), (z if model.z_every_step else None)
-    inputs = torch.full((batch, 1), model.bos_index, dtype=torch.int64, device=z.device)
-    done = torch.zeros(batch, dtype=torch.bool, device=z.device)
-    out = []
-    for _ in range(max_length):
-        logits, state = model.decoder(inputs, state, context)
-        step = _allowed(logits[:, -1])
-        word = (
-            step.argmax(-1)
-            if temperature is None
-            else torch.distributions.Categorical(logits=step / temperature).sample()
-        )
-        out.append(word.masked_fill(done, PAD))
-        done = done | (word == EOS)
-        if bool(done.all()):
-            break
-        inputs = word.unsqueeze(1)
-    return torch.stack(out, dim=1)
+    ``temperature=None`` takes the most probable word instead (greedy). See
+    :meth:`~ppl_vae.models.lstm_decoder.LSTMDecoder.decode`."""
+    return model.decode(z, max_length, temperature)
 
 
 @torch.no_grad()

@@ -132,3 +132,39 @@ def test_decoder_dropout_acts_only_in_training_and_keeps_the_weights(kind):
     train_a = sentence_log_prob(dropped.train(), tokens, lengths, zz)
     train_b = sentence_log_prob(dropped.train(), tokens, lengths, zz)
     assert not torch.allclose(train_a, train_b)
+
+
+def test_predictive_generates_sentences_from_the_prior():
+    from pyro.infer import Predictive
+
+    from ppl_vae.models.lstm_decoder import length_mask
+
+    model = SentenceVAE(12, latent_dim=3, embedding_dim=8, hidden_dim=8).eval()
+    samples = Predictive(model, num_samples=4)(max_length=7, num_sentences=2)
+    x = samples["x"]
+    assert samples["z"].shape == (4, 2, 3) and x.shape == (4, 2, 7)
+    assert not ((x == model.bos_index).any())  # never generated
+    for sentence in x.reshape(-1, 7).tolist():  # words, then <eos>, then only <pad>
+        n = sentence.index(2) + 1 if 2 in sentence else 7
+        assert 0 not in sentence[:n] and set(sentence[n:]) <= {0}
+    # the site scores what was generated: log p(x | z) of those ids, as when they are observed
+    tr = poutine.trace(model).get_trace(max_length=7, num_sentences=2)
+    tokens, z = tr.nodes["x"]["value"], tr.nodes["z"]["value"]
+    lengths = (tokens != 0).sum(-1)
+    logp = torch.log_softmax(model.decode_logits(z, tokens), -1)
+    expected = (logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) * length_mask(lengths, 7)).sum()
+    tr.compute_log_prob()
+    assert torch.allclose(tr.nodes["x"]["log_prob_sum"], expected)
+
+
+def test_generation_needs_a_maximum_length():
+    with pytest.raises(ValueError, match="max_length"):
+        SentenceVAE(12, latent_dim=3, embedding_dim=8, hidden_dim=8)()
+
+
+def test_predictive_generates_sentences_from_the_rnnlm():
+    from pyro.infer import Predictive
+
+    model = RNNLM(12, embedding_dim=8, hidden_dim=8).eval()
+    x = Predictive(model, num_samples=3, return_sites=["x"])(max_length=5, num_sentences=2)["x"]
+    assert x.shape == (3, 2, 5) and not (x == model.bos_index).any()
