@@ -141,3 +141,24 @@ class LSTMDecoder(nn.Module):
                 break
             inputs = word.unsqueeze(1)
         return torch.stack(out, dim=1) if out else torch.zeros(batch, 0, dtype=torch.int64)
+
+
+def generated_batch(
+    decoder: LSTMDecoder,
+    batch: int,
+    max_length: int | None,
+    bos_index: int,
+    eos_index: int,
+    state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    context: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` sentences sampled by :meth:`LSTMDecoder.decode`, padded to ``max_length``
+    (a fixed shape, so that :class:`~pyro.infer.Predictive` can stack its draws), and their
+    lengths (words and ``<eos>``): what a sentence model's ``"x"`` site holds when it
+    generates."""
+    if max_length is None:
+        raise ValueError("to generate sentences (tokens=None), give max_length")
+    tokens = decoder.decode(batch, max_length, bos_index, eos_index, state, context)
+    pad_index = decoder.embedding.padding_idx
+    tokens = nn.functional.pad(tokens, (0, max_length - tokens.shape[1]), value=pad_index)
+    return tokens, (tokens != pad_index).sum(-1)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ppl_vae.distributions import WordCategorical
-from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
+from ppl_vae.models.lstm_decoder import LSTMDecoder, generated_batch, length_mask, shift_right
 from ppl_vae.params import register
 
 
@@ -67,13 +67,9 @@ class RNNLM(nn.Module):
         :meth:`SentenceVAE.forward <ppl_vae.models.SentenceVAE.forward>` does."""
         register(self, "rnnlm")
         if tokens is None:
-            if max_length is None:
-                raise ValueError("to generate sentences (tokens=None), give max_length")
-            tokens = self.decoder.decode(num_sentences, max_length, self.bos_index, self.eos_index)
-            tokens = nn.functional.pad(
-                tokens, (0, max_length - tokens.shape[1]), value=self.pad_index
+            tokens, lengths = generated_batch(
+                self.decoder, num_sentences, max_length, self.bos_index, self.eos_index
             )
-            lengths = (tokens != self.pad_index).sum(-1)
         batch, steps = tokens.shape
         with pyro.plate("sentences", batch):
             pyro.sample(

@@ -13,7 +13,7 @@ from torch import nn
 
 from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import WordCategorical
-from ppl_vae.models.lstm_decoder import LSTMDecoder, length_mask, shift_right
+from ppl_vae.models.lstm_decoder import LSTMDecoder, generated_batch, length_mask, shift_right
 from ppl_vae.params import register
 
 
@@ -116,22 +116,17 @@ class SentenceVAE(nn.Module):
         Generate in eval mode (``model.eval()``): word dropout would change the scores.
         """
         register(self, "sentence_vae")
-        if tokens is None:
-            if max_length is None:
-                raise ValueError("to generate sentences (tokens=None), give max_length")
-            batch = num_sentences
-        else:
-            batch = tokens.shape[0]
+        batch = num_sentences if tokens is None else tokens.shape[0]
         with pyro.plate("sentences", batch):
             with kl_annealing(annealing_factor):
                 loc = self.init_state.bias.new_zeros((batch, self.latent_dim))
                 z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
             if tokens is None:
-                tokens = self.decode(z, max_length)  # padded to max_length: a fixed shape
-                tokens = nn.functional.pad(
-                    tokens, (0, max_length - tokens.shape[1]), value=self.pad_index
-                )
-                lengths = (tokens != self.pad_index).sum(-1)
+                context = z if self.z_every_step else None
+                tokens, lengths = generated_batch(
+                    self.decoder, batch, max_length, self.bos_index, self.eos_index,
+                    self._state(z), context,
+                )  # fmt: skip
             logits = self.decode_logits(z, tokens)
             mask = length_mask(lengths, tokens.shape[1])
             pyro.sample("x", WordCategorical(logits).mask(mask).to_event(1), obs=tokens)
