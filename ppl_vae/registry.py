@@ -86,6 +86,8 @@ UNSUPPORTED = {
     ("bernoulli", "meanfield"): _NOT_REPARAMETERIZED + " (use nvil)",
     ("bernoulli", "free-bits"): _NOT_REPARAMETERIZED + " (use nvil)",
     ("bernoulli", "iwae"): _NOT_REPARAMETERIZED + " (RenyiELBO gives it no gradient; use rws)",
+    ("none", "wake-sleep"): "{objective} fits an inference network, and the RNNLM has no latent",
+    ("none", "rws"): "{objective} fits an inference network, and the RNNLM has no latent",
 }
 
 
