@@ -21,8 +21,8 @@ from pyro.infer import SVI
 
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import data_root, load_documents
-from ppl_vae.objectives import make_objective
-from ppl_vae.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES, build
+from ppl_vae.infer.objectives import make_objective
+from ppl_vae.runs.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES, build
 
 DEFAULT_GUIDES = ",".join(GUIDES["nvdm"])
 

@@ -18,8 +18,8 @@ import argparse
 import torch
 
 from ppl_vae.data import data_root, load_documents
-from ppl_vae.em import fit_em
-from ppl_vae.mixture_svi import fit_mixture_svi
+from ppl_vae.infer.em import fit_em
+from ppl_vae.infer.mixture_svi import fit_mixture_svi
 
 TUNING_GRID = (1.01, 1.05, 1.1, 1.2, 1.5, 2.0, 3.0, 5.0)
 

@@ -1,7 +1,7 @@
 """Swap the inference network of a VAE and compare what each guide learns.
 
 Trains the same model once per guide (same seed, data and budget) with
-:func:`ppl_vae.compare.compare_guides`, prints the comparison table and saves two figures: the
+:func:`ppl_vae.runs.compare.compare_guides`, prints the comparison table and saves two figures: the
 learning curves (one line per guide) and a bar chart of test perplexity and PSIS k-hat.
 
     # NVDM on 20 Newsgroups, every document guide, 40 epochs each (about 40 min on one core)
@@ -24,11 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ppl_vae.compare import GuideComparison, compare_guides, comparison_markdown  # noqa: E402
 from ppl_vae.config import TrainConfig  # noqa: E402
 from ppl_vae.data import load_documents  # noqa: E402
 from ppl_vae.data.sentences import load_sentence_data  # noqa: E402
-from ppl_vae.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES  # noqa: E402
+from ppl_vae.runs.compare import GuideComparison, compare_guides, comparison_markdown  # noqa: E402
+from ppl_vae.runs.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES  # noqa: E402
 
 MODELS = {"nvdm": "nvdm", "sentence": "sentence-vae"}
 

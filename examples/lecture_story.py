@@ -38,9 +38,9 @@ import torch  # noqa: E402
 
 from ppl_vae.config import TrainConfig  # noqa: E402
 from ppl_vae.data import SyntheticSpec, load_documents  # noqa: E402
-from ppl_vae.em import fit_em  # noqa: E402
 from ppl_vae.evaluation import evaluate  # noqa: E402
-from ppl_vae.registry import build  # noqa: E402
+from ppl_vae.infer.em import fit_em  # noqa: E402
+from ppl_vae.runs.registry import build  # noqa: E402
 from ppl_vae.training import train  # noqa: E402
 
 

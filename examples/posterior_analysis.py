@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ppl_vae.data import load_documents
-from ppl_vae.posterior import (
+from ppl_vae.evaluation.posterior import (
     compare_to_reference,
     khat_summary,
     log_weights,
@@ -33,8 +33,8 @@ from ppl_vae.posterior import (
     reference_summary,
     to_inference_data,
 )
-from ppl_vae.registry import SENTENCE_MODELS
 from ppl_vae.runs import check_vocab, load_run
+from ppl_vae.runs.registry import SENTENCE_MODELS
 
 
 def load_data(args, run_dir):

@@ -22,7 +22,7 @@ import torch
 from pyro.infer import TraceGraph_ELBO, TraceMeanField_ELBO
 
 from ppl_vae.data import load_documents
-from ppl_vae.gradient_variance import gradient_variance
+from ppl_vae.evaluation.gradient_variance import gradient_variance
 from ppl_vae.guides import ScoreFunctionGaussianGuide
 from ppl_vae.runs import load_run
 

@@ -23,7 +23,7 @@ import torch
 
 from ppl_vae.data.sentences import load_sentence_data
 from ppl_vae.data.vocabulary import Vocabulary
-from ppl_vae.generation import interpolate, reconstruct, search_decode, to_text
+from ppl_vae.evaluation.generation import interpolate, reconstruct, search_decode, to_text
 from ppl_vae.runs import check_vocab, load_run
 
 NOT_WORDS = {"<unk>", "N"}

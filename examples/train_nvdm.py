@@ -21,9 +21,9 @@ from pyro.infer import SVI, TraceMeanField_ELBO  # noqa: E402
 
 from ppl_vae.data import load_documents  # noqa: E402
 from ppl_vae.evaluation import evaluate  # noqa: E402
+from ppl_vae.evaluation.topics import top_words  # noqa: E402
 from ppl_vae.guides import DiagonalGaussianGuide  # noqa: E402
 from ppl_vae.models import NVDM  # noqa: E402
-from ppl_vae.topics import top_words  # noqa: E402
 
 
 def load_data(args):

@@ -9,9 +9,9 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class BernoulliGuide(nn.Module):

@@ -7,8 +7,8 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 #: floor on ``log sigma``: objectives without a KL term (reweighted wake-sleep's wake phase
 #: fits ``q`` to a few weighted samples) can otherwise drive ``sigma`` to underflow.

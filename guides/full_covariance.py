@@ -8,13 +8,13 @@ import torch
 from torch import nn
 from torch.distributions import register_kl
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import (
     INPUT_TRANSFORMS,
     bounded_log_scale,
     build_count_encoder,
 )
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 @register_kl(dist.MultivariateNormal, dist.Independent)

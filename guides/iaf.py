@@ -9,13 +9,13 @@ from pyro.distributions.transforms import ConditionalAffineAutoregressive
 from pyro.nn import ConditionalAutoRegressiveNN
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import (
     INPUT_TRANSFORMS,
     bounded_log_scale,
     build_count_encoder,
 )
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class IAFGuide(nn.Module):

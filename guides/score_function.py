@@ -6,10 +6,10 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.bernoulli import PerWordBaseline, baseline_spec
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class NonReparameterizedIndependent(dist.Independent):
@@ -34,7 +34,7 @@ class ScoreFunctionGaussianGuide(DiagonalGaussianGuide):
     estimator of Mnih and Gregor, 2014, "Neural Variational Inference and Learning in Belief
     Networks", NVIL). It exists to measure what the reparameterization trick of Kingma and
     Welling (2014) buys: at the same weights both guides have the same expected gradient, and
-    :func:`~ppl_vae.gradient_variance.gradient_variance` compares their variances.
+    :func:`~ppl_vae.evaluation.gradient_variance.gradient_variance` compares their variances.
 
     As in NVIL, and :class:`~ppl_vae.guides.BernoulliGuide`, a learned input-dependent
     baseline ``c(x)`` (:class:`~ppl_vae.guides.bernoulli.PerWordBaseline`) is subtracted from

@@ -9,10 +9,10 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
-from ppl_vae.params import register
-from ppl_vae.refinement import OPTIMIZERS, refine_gaussian
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
+from ppl_vae.ops.refinement import OPTIMIZERS, refine_gaussian
 
 
 class SemiAmortizedGuide(nn.Module):
@@ -21,7 +21,7 @@ class SemiAmortizedGuide(nn.Module):
 
     Kim, Wiseman, Miller, Sontag and Rush (2018), "Semi-Amortized Variational Autoencoders",
     ICML. An amortized encoder (a :class:`~ppl_vae.guides.DiagonalGaussianGuide`) gives a
-    starting point ``lambda_0(x)``; :func:`~ppl_vae.refinement.refine_gaussian` then runs
+    starting point ``lambda_0(x)``; :func:`~ppl_vae.ops.refinement.refine_gaussian` then runs
     stochastic variational inference on each document's ELBO
     ``E_q[log p(x | z)] - KL(q || N(0, I))`` (reparameterized samples, analytic KL), with the
     model's ``log p(x | z)`` read from a trace of ``model`` with ``"z"`` conditioned. The

@@ -12,9 +12,9 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.guides.diagonal_gaussian import bounded_log_scale
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class SentenceGaussianGuide(nn.Module):
@@ -27,7 +27,7 @@ class SentenceGaussianGuide(nn.Module):
     The guide samples ``"z"`` in the plate ``"sentences"`` like
     :class:`~ppl_vae.models.SentenceVAE`, takes the same arguments ``(tokens, lengths,
     annealing_factor)``, and weights ``"z"`` by the KL weight through
-    :func:`~ppl_vae.annealing.kl_annealing`.
+    :func:`~ppl_vae.ops.annealing.kl_annealing`.
 
     The head's modules are ``loc`` and ``log_scale``, so a subclass's ``state_dict`` holds its
     own modules' keys and ``loc.*``, ``log_scale.*``.

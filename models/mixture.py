@@ -3,7 +3,8 @@ r"""The mixture of multinomials (a mixture of unigrams) for bags of words.
 Each document is about one class ``z``, and all of its words are drawn from that class's word
 distribution. Nigam, McCallum, Thrun and Mitchell (2000), "Text classification from labeled and
 unlabeled documents using EM", Machine Learning 39; fitted by EM (Dempster, Laird and Rubin,
-1977) in :mod:`ppl_vae.em`, and by SVI with the class enumerated in :mod:`ppl_vae.mixture_svi`.
+1977) in :mod:`ppl_vae.infer.em`, and by SVI with the class enumerated in
+:mod:`ppl_vae.infer.mixture_svi`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from ppl_vae.distributions import BagOfWords
-from ppl_vae.exact import log_evidence, log_posterior
+from ppl_vae.ops.exact import log_evidence, log_posterior
 
 
 def safe_log(p: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 
 from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, generated_batch, length_mask, shift_right
-from ppl_vae.params import register
+from ppl_vae.ops.params import register
 
 
 class RNNLM(nn.Module):

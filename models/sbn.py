@@ -13,9 +13,9 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import BagOfWords, document_lengths, unigram_logits
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class SigmoidBeliefNetwork(nn.Module):

@@ -11,10 +11,10 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.annealing import kl_annealing
 from ppl_vae.distributions import WordCategorical
 from ppl_vae.models.lstm_decoder import LSTMDecoder, generated_batch, length_mask, shift_right
-from ppl_vae.params import register
+from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.params import register
 
 
 class SentenceVAE(nn.Module):

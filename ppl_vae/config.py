@@ -10,7 +10,8 @@ class TrainConfig:
     """Everything needed to rebuild and continue a run.
 
     ``model_kwargs`` / ``guide_kwargs`` are passed to the constructors of the named model and
-    guide (see :mod:`ppl_vae.registry`); ``data`` is the corpus source from which the same splits
+    guide (see :mod:`ppl_vae.runs.registry`); ``data`` is the corpus source from which the same
+    splits
     can be loaded again.
     """
 

@@ -6,7 +6,7 @@ import torch
 from pyro import poutine
 from pyro.infer import SVI, Trace_ELBO, TraceGraph_ELBO, TraceMeanField_ELBO
 
-from ppl_vae.gradient_variance import gradient_variance
+from ppl_vae.evaluation.gradient_variance import gradient_variance
 from ppl_vae.guides import DiagonalGaussianGuide, ScoreFunctionGaussianGuide
 from ppl_vae.models import NVDM
 

@@ -9,7 +9,7 @@ from pyro.infer import SVI, Trace_ELBO, TraceMeanField_ELBO
 from ppl_vae.evaluation import particle_terms
 from ppl_vae.guides import DiagonalGaussianGuide, SemiAmortizedGuide
 from ppl_vae.models import NVDM
-from ppl_vae.refinement import gaussian_elbo_per_item
+from ppl_vae.ops.refinement import gaussian_elbo_per_item
 
 V, K = 30, 3
 

@@ -9,7 +9,7 @@ from ppl_vae.guides import LSTMEncoderGuide
 from ppl_vae.guides.bilstm_encoder import BiLSTMEncoderGuide
 from ppl_vae.guides.mean_pool_encoder import MeanPoolEncoderGuide
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
-from ppl_vae.params import param_name
+from ppl_vae.ops.params import param_name
 
 V, K = 12, 3
 EOS, PAD = 2, 0

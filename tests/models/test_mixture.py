@@ -5,7 +5,7 @@ import torch
 from pyro import poutine
 from pyro.infer import TraceEnum_ELBO
 
-from ppl_vae.mixture_fit import MixtureFit
+from ppl_vae.infer.mixture_fit import MixtureFit
 from ppl_vae.models import MixtureOfMultinomials
 
 K, V = 3, 6

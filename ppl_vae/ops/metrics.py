@@ -1,0 +1,40 @@
+"""Perplexity and active units, from per-datapoint log-likelihoods and posterior means.
+
+* Perplexity per document (Miao et al., 2016): ``exp(-(1/D) sum_d log p(x_d) / N_d)``, and over
+  the corpus: ``exp(-sum_d log p(x_d) / sum_d N_d)``.
+* Active units (Burda et al., 2016): dimensions u with ``Cov_x(E_q[z_u | x]) > 0.01``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+def perplexity_per_document(log_p: np.ndarray, tokens: np.ndarray) -> float:
+    """``exp(-(1/D) sum_d log p(x_d) / N_d)``, the NVDM paper's definition, over the documents
+    with ``N_d > 0`` (an empty document has no per-word figure; any are left out and counted
+    in a warning)."""
+    log_p, tokens = np.asarray(log_p, np.float64), np.asarray(tokens, np.float64)
+    empty = tokens <= 0
+    if empty.any():
+        logger.warning("perplexity per document: left out %d empty document(s)", empty.sum())
+        log_p, tokens = log_p[~empty], tokens[~empty]
+    return float(np.exp(-np.mean(log_p / tokens)))
+
+
+def perplexity_corpus(log_p: np.ndarray, tokens: np.ndarray) -> float:
+    """``exp(-sum_d log p(x_d) / sum_d N_d)``."""
+    return float(np.exp(-np.sum(log_p, dtype=np.float64) / np.sum(tokens, dtype=np.float64)))
+
+
+def active_units(latent_means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Number of dimensions whose posterior mean varies across data: ``Cov_x(E_q[z_u]) > 0.01``."""
+    if latent_means.shape[0] < 2:
+        return 0
+    return int((np.var(latent_means, axis=0, ddof=1) > threshold).sum())

@@ -1,0 +1,162 @@
+"""A run directory: config, vocabulary, checkpoints, metrics and plots of one training run.
+
+``run_dir/`` holds ``config.json`` (readable copy; the checkpoint's copy is authoritative),
+``vocab.txt``, ``checkpoint.pt`` (latest), ``best.pt`` (best validation), ``metrics.jsonl`` and
+``curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
+from ppl_vae.config import TrainConfig
+from ppl_vae.data import DataError, DocumentSplits, load_documents
+from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
+from ppl_vae.evaluation.plotting import plot_training_curves
+from ppl_vae.runs.registry import SENTENCE_MODELS, build
+from ppl_vae.ops.rng import own_rng
+from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
+
+logger = logging.getLogger(__name__)
+
+#: config fields that ``run_training(..., resume=True, overrides=...)`` may change
+RESUME_OVERRIDES = ("lr", "lr_drop", "patience")
+
+
+def load_data(config: TrainConfig) -> DocumentSplits | SentenceSplits:
+    """The corpus named by ``config.data``: documents, or sentences for sentence models."""
+    if config.model in SENTENCE_MODELS:
+        return load_sentence_data(config.data)
+    return load_documents(config.data, seed=config.seed)
+
+
+def run_training(
+    config: TrainConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    data: DocumentSplits | None = None,
+    overrides: dict | None = None,
+) -> TrainResult:
+    """Load the data, build the model and guide, train, and write the run directory.
+
+    With ``resume``, the config saved in ``run_dir/checkpoint.pt`` is used, except that
+    ``config.epochs`` may extend the run and ``overrides`` may change the fields in
+    :data:`RESUME_OVERRIDES` (the learning-rate schedule and the stopping rule), e.g.
+    ``{"lr": 3e-4}`` to go on at a lower rate, or ``{"lr_drop": 0.25}`` to lower it whenever
+    validation stalls.
+    """
+    run_dir = Path(run_dir)
+    overrides = overrides or {}
+    unknown = set(overrides) - set(RESUME_OVERRIDES)
+    if unknown:
+        raise ValueError(
+            f"a resumed run can change only {', '.join(RESUME_OVERRIDES)}, not "
+            f"{', '.join(sorted(unknown))}"
+        )
+    if resume:
+        saved = TrainConfig.from_dict(load_checkpoint(run_dir / CHECKPOINT)["config"])
+        saved.epochs = config.epochs
+        for key, value in overrides.items():
+            logger.info("resumed run: %s %s -> %s", key, getattr(saved, key), value)
+            setattr(saved, key, value)
+        config = saved
+    data = data if data is not None else load_data(config)
+    config.data = data.source
+    with own_rng(config.seed):  # the initial weights, without reseeding the caller's RNG
+        model, guide = build(config, len(data.vocab))
+    if not resume and hasattr(model, "init_from_corpus"):
+        model.init_from_corpus(word_totals(data.train))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    (run_dir / "vocab.txt").write_text("".join(w + "\n" for w in data.vocab), encoding="utf-8")
+    result = train(
+        model,
+        guide,
+        data.train,
+        data.valid,
+        config,
+        run_dir=run_dir,
+        resume=resume,
+        progress=progress,
+        extra={"vocab": list(data.vocab)},
+    )
+    if result.history:
+        plot_training_curves(result.history, run_dir / "curves.png")
+    return result
+
+
+def word_totals(corpus) -> torch.Tensor:
+    """Total count of each vocabulary word in a :class:`~ppl_vae.data.BowCorpus`."""
+    return torch.bincount(
+        torch.from_numpy(corpus.indices),
+        torch.from_numpy(corpus.counts).double(),
+        minlength=corpus.vocab_size,
+    )
+
+
+@dataclass
+class LoadedRun:
+    config: TrainConfig
+    model: torch.nn.Module
+    guide: torch.nn.Module
+    vocab: list[str]
+    state: dict
+    path: Path
+
+
+def load_run(
+    run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
+) -> LoadedRun:
+    """Rebuild the model and guide of a run from ``best.pt`` (or ``checkpoint.pt``).
+
+    When the run kept a moving average of its weights (``ema_decay > 0``), those are loaded.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / (BEST if which == "best" else CHECKPOINT)
+    if which == "best" and not path.exists():
+        path = run_dir / CHECKPOINT
+    payload = load_checkpoint(path, map_location=device)
+    config = TrainConfig.from_dict(payload["config"])
+    vocab = payload.get("extra", {}).get("vocab")
+    if not vocab:
+        raise CheckpointError(f"{path}: checkpoint holds no vocabulary")
+    model, guide = build(config, len(vocab))
+    average = payload.get("average")
+    if isinstance(average, list):  # written before the update count was saved
+        average = {"weights": average}
+    weights = average["weights"] if average else [payload["model"], payload["guide"]]
+    try:
+        model.load_state_dict(weights[0])
+        guide.load_state_dict(weights[1])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the saved config: {e}") from e
+    model.to(device).eval()
+    guide.to(device).eval()
+    return LoadedRun(config, model, guide, list(vocab), payload["state"], path)
+
+
+def check_vocab(expected: list[str], checkpoint: Path, vocab: list[str], source: str) -> None:
+    """Raise :class:`DataError` if ``vocab`` (of the data at ``source``) differs from the
+    vocabulary ``expected`` by the run whose checkpoint is ``checkpoint``."""
+    if list(vocab) == list(expected):
+        return
+    if len(vocab) != len(expected):
+        detail = f"{len(vocab)} words, but the checkpoint was trained on {len(expected)}"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(vocab, expected)) if a != b)
+        detail = f"word {i + 1} is {vocab[i]!r}, but the checkpoint's is {expected[i]!r}"
+    raise DataError(source, f"vocabulary does not match checkpoint {checkpoint}: {detail}")
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / METRICS
+    return (
+        [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    )

@@ -1,0 +1,440 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ppl_vae.cli import main
+from ppl_vae.config import TrainConfig
+from ppl_vae.data import save_feat, save_vocab
+from ppl_vae.runs import read_metrics, run_training
+from ppl_vae.training.checkpoint import load_checkpoint
+
+SMALL = ["--latent-dim", "8", "--hidden", "32", "--no-progress", "--eval-samples", "5"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "nvdm", "--out", str(out), "--epochs", "2", *SMALL]) == 0
+    return out
+
+
+def test_train_on_the_embedded_corpus_reports_metrics_recovery_and_topics(trained_run, capsys):
+    main(["evaluate", str(trained_run), "--samples", "3", "--no-progress"])
+    assert "perplexity per document, ELBO bound" in capsys.readouterr().out
+    assert {
+        "checkpoint.pt",
+        "best.pt",
+        "metrics.jsonl",
+        "curves.png",
+        "config.json",
+        "vocab.txt",
+    } <= {p.name for p in trained_run.iterdir()}
+    assert len(read_metrics(trained_run)) == 2
+
+
+def test_train_prints_tables(tmp_path, capsys):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL])
+    out = capsys.readouterr().out
+    for text in (
+        "completed after 1 epochs",
+        "perplexity over corpus, IW (5 samples)",
+        "recovery of the generating model",
+        "topics (top words",
+        "z[",
+    ):
+        assert text in out
+
+
+def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--samples", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in (
+        "ppl_doc_elbo",
+        "ppl_doc_iw",
+        "ppl_corpus_elbo",
+        "ppl_corpus_iw",
+        "kl",
+        "active_units",
+    ):
+        assert isinstance(result[key], (int, float))
+    assert result["split"] == "test" and result["num_samples"] == 4
+    assert result["ppl_doc_iw"] <= result["ppl_doc_elbo"]
+
+
+def test_topics(trained_run, capsys):
+    assert main(["topics", str(trained_run), "--k", "4", "--json"]) == 0
+    topics = json.loads(capsys.readouterr().out)
+    assert len(topics) == 8 and all(len(words) == 4 for words in topics.values())
+
+
+def test_resume_extends_a_run(tmp_path):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL, "--eval-samples", "0"])
+    main(
+        [
+            "train",
+            "nvdm",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "2",
+            "--resume",
+            "--no-progress",
+            "--eval-samples",
+            "0",
+        ]
+    )
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_resume_may_change_the_learning_rate_schedule_and_patience(tmp_path):
+    main(["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL, "--eval-samples", "0"])
+    resumed = ["train", "nvdm", "--out", str(tmp_path), "--epochs", "2", "--resume"]
+    flags = ["--lr", "3e-4", "--lr-drop", "0.25", "--patience", "7"]
+    main([*resumed, *flags, "--no-progress", "--eval-samples", "0"])
+    config = load_checkpoint(tmp_path / "checkpoint.pt")["config"]
+    assert (config["lr"], config["lr_drop"], config["patience"]) == (3e-4, 0.25, 7)
+    assert read_metrics(tmp_path)[-1]["lr"] == pytest.approx(3e-4 * config["lr_decay"])
+    with pytest.raises(ValueError, match="can change only lr, lr_drop, patience, not batch_size"):
+        run_training(TrainConfig(epochs=3), tmp_path, resume=True, overrides={"batch_size": 8})
+
+
+def test_vocabulary_mismatch_is_a_clear_error(trained_run, tmp_path, tiny_corpus, capsys):
+    save_feat(tiny_corpus.train, tmp_path / "train.feat")
+    save_feat(tiny_corpus.test, tmp_path / "test.feat")
+    save_vocab(tiny_corpus.vocab, tmp_path / "vocab.new")
+    assert main(["evaluate", str(trained_run), "--data", str(tmp_path), "--samples", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "vocabulary does not match checkpoint" in err and "60 words" in err
+
+
+def test_bad_data_is_reported_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "train.feat").write_text("1 1:1\n1 9:1\n")
+    (tmp_path / "test.feat").write_text("1 1:1\n")
+    (tmp_path / "vocab.new").write_text("a 1\nb 1\n")
+    assert main(["train", "nvdm", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "train.feat:2: word id 9 out of range 1..2" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_reported(trained_run, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "best.pt").write_bytes((trained_run / "best.pt").read_bytes()[:1000])
+    assert main(["evaluate", str(bad)]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["train"], ["evaluate"], ["topics"]], ids=["top", "train", "evaluate", "topics"]
+)
+def test_help_explains_every_flag(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    if argv == ["train"]:
+        for flag in (
+            "--data",
+            "--out",
+            "--resume",
+            "--anneal",
+            "--beta",
+            "--lr-decay",
+            "--patience",
+            "--device",
+            "--no-progress",
+            "--seed",
+        ):
+            assert flag in out
+
+
+def test_sigterm_leaves_a_resumable_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ppl_vae",
+            "train",
+            "nvdm",
+            "--out",
+            str(out),
+            "--epochs",
+            "500",
+            "--latent-dim",
+            "4",
+            "--hidden",
+            "16",
+            "--no-progress",
+            "--eval-samples",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    deadline = time.time() + 120
+    while not read_metrics(out) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "checkpoint saved" in stdout and "Traceback" not in stderr
+    assert (
+        main(
+            [
+                "train",
+                "nvdm",
+                "--out",
+                str(out),
+                "--resume",
+                "--epochs",
+                str(len(read_metrics(out)) + 1),
+                "--no-progress",
+                "--eval-samples",
+                "0",
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["em", "svi"])
+def test_mixture_train_evaluate_and_topics(tmp_path, capsys, algorithm):
+    out = str(tmp_path / algorithm)
+    assert (
+        main(
+            [
+                "train",
+                "mixture",
+                "--algorithm",
+                algorithm,
+                "--k",
+                "4",
+                "--out",
+                out,
+                "--epochs",
+                "2",
+                "--restarts",
+                "1",
+                "--no-progress",
+                "--topics",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "top words of each class" in capsys.readouterr().out
+    assert main(["evaluate", out, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ppl_doc_elbo"] == result["ppl_doc_iw"] and result["exact"] is True
+    for key in ("ppl_corpus_elbo", "ppl_corpus_iw", "kl", "active_units"):
+        assert key in result
+    assert main(["topics", out, "--k", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 4
+
+
+@pytest.mark.parametrize("objective", ["nvil", "wake-sleep", "rws"])
+def test_sbn_trains_with_each_discrete_objective(tmp_path, capsys, objective):
+    assert (
+        main(
+            [
+                "train",
+                "sbn",
+                "--objective",
+                objective,
+                "--out",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
+    assert "perplexity per document, IW" in capsys.readouterr().out
+
+
+def test_objectives_without_a_kl_term_refuse_annealing(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "nvdm",
+                "--objective",
+                "wake-sleep",
+                "--anneal",
+                "sigmoid",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "cannot be combined with KL annealing" in capsys.readouterr().err
+
+
+def test_guide_must_fit_the_model(tmp_path, capsys):
+    assert main(["train", "nvdm", "--guide", "bernoulli", "--out", str(tmp_path)]) == 2
+    assert "does not fit model 'nvdm'" in capsys.readouterr().err
+
+
+def test_evaluate_reads_the_chosen_checkpoint(trained_run, capsys):
+    results = {}
+    for which in ("best", "last"):
+        assert (
+            main(["evaluate", str(trained_run), "--samples", "2", "--json", "--checkpoint", which])
+            == 0
+        )
+        results[which] = json.loads(capsys.readouterr().out)["checkpoint"]
+    assert results["best"].endswith("best.pt") and results["last"].endswith("checkpoint.pt")
+
+
+TINY_SENTENCES = [
+    "--embedding-dim",
+    "16",
+    "--hidden-dim",
+    "16",
+    "--no-progress",
+    "--eval-samples",
+    "0",
+    "--epochs",
+    "1",
+]
+
+
+def test_sentence_vae_trains_and_reports_both_perplexity_conventions(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert (
+        main(
+            [
+                "train",
+                "sentence-vae",
+                "--out",
+                out,
+                "--anneal",
+                "sigmoid",
+                "--anneal-epochs",
+                "1",
+                "--word-dropout",
+                "0.25",
+                *TINY_SENTENCES,
+            ]
+        )
+        == 0
+    )
+    assert "valid_mi" in read_metrics(out)[0]
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in (
+        "nll_elbo",
+        "nll_iw",
+        "kl",
+        "active_units",
+        "mi",
+        "ppl_iw_with_eos",
+        "ppl_iw_without_eos",
+        "ppl_elbo_with_eos",
+        "ppl_elbo_without_eos",
+    ):
+        assert isinstance(r[key], (int, float)), key
+    assert r["nll_iw"] <= r["nll_elbo"] + 1e-6
+    assert r["ppl_iw_without_eos"] > r["ppl_iw_with_eos"]  # same NLL over fewer tokens
+
+
+def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split, n in (("train", 60), ("valid", 10), ("test", 10)):
+        lines = [" the cat sat on the mat ", " a dog ran ", " the dog sat "] * n
+        (corpus / f"ptb.{split}.txt").write_text("\n".join(lines[:n]) + "\n")
+    out = str(tmp_path / "lm")
+    assert main(["train", "rnnlm", "--data", str(corpus), "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["kl"] == 0 and r["nll_elbo"] == pytest.approx(r["nll_iw"])
+    assert r["documents"] == 10
+
+
+def test_generation_commands(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert main(["train", "sentence-vae", "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    for argv in (
+        ["sample", out, "--n", "3", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--beam", "2", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--temperature", "0.7"],
+    ):
+        assert main(argv) == 0
+        assert len(capsys.readouterr().out.strip().splitlines()) == int(argv[3])
+    assert main(["reconstruct", out, "zebra", "--samples", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("SAMP") == 2 and "MEAN" in captured.out
+    assert "read as <unk>" in captured.err
+    assert main(["interpolate", out, "a", "b", "--steps", "4"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    assert main(["reconstruct", out, "a b", "--samples", "1", "--beam", "2"]) == 0
+    assert capsys.readouterr().out.count("SAMP") == 1
+    assert main(["interpolate", out, "a", "b", "--steps", "3", "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
+    out = str(tmp_path / "tied")
+    tied = ["--embedding-dim", "8", "--hidden-dim", "16", "--tie-embeddings"]  # projected
+    quick = ["--no-progress", "--eval-samples", "0", "--epochs", "1"]
+    assert main(["train", "sentence-vae", "--out", out, *tied, *quick]) == 0
+    config = json.loads((tmp_path / "tied" / "config.json").read_text())
+    assert config["model_kwargs"]["tie_embeddings"] is True
+    resumed = ["train", "sentence-vae", "--out", out, "--resume", "--epochs", "2"]
+    assert main([*resumed, "--no-progress", "--eval-samples", "0"]) == 0
+    assert len((tmp_path / "tied" / "metrics.jsonl").read_text().splitlines()) >= 2
+    capsys.readouterr()
+    assert main(["sample", out, "--n", "2", "--max-length", "5"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2  # one line per sentence, empty or not
+
+
+def test_generation_needs_a_sentence_vae(trained_run, capsys):
+    assert main(["sample", str(trained_run)]) == 2
+    assert "needs a sentence-vae run" in capsys.readouterr().err
+
+
+def test_compare_trains_each_guide_and_prints_the_table(tmp_path, capsys):
+    argv = ["compare", "--guides", "diagonal,iaf", "--out", str(tmp_path), "--epochs", "1"]
+    argv += ["--latent-dim", "4", "--hidden", "16", "--samples", "4", "--psis-samples", "8"]
+    argv += ["--analysis-items", "10", "--gap-steps", "3", "--grad-estimates", "2"]
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| diagonal |" in out and "| iaf |" in out
+    rows = json.loads((tmp_path / "comparison.json").read_text())
+    assert [r["guide"] for r in rows] == ["diagonal", "iaf"]
+
+
+def test_compare_refuses_a_guide_of_another_model(tmp_path, capsys):
+    assert main(["compare", "--guides", "diagonal,lstm", "--out", str(tmp_path)]) == 2
+    assert "does not fit model 'nvdm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "guide, objective",
+    [
+        ("iaf", "free-bits"),
+        ("full-covariance", "free-bits"),
+        ("score-function", "meanfield"),
+        ("score-function", "iwae"),
+    ],
+    ids=lambda v: v,
+)
+def test_train_refuses_a_guide_its_objective_cannot_train(tmp_path, capsys, guide, objective):
+    argv = ["train", "nvdm", "--out", str(tmp_path), "--guide", guide, "--objective", objective]
+    assert main(argv) == 2
+    assert f"the {guide} guide cannot be trained with the {objective} objective" in (
+        capsys.readouterr().err
+    )
