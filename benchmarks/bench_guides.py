@@ -22,7 +22,7 @@ from pyro.infer import SVI
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import data_root, load_documents
 from ppl_vae.infer.objectives import make_objective
-from ppl_vae.runs.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES, build
+from ppl_vae.runs.registry import GUIDES, build, guide_class
 
 DEFAULT_GUIDES = ",".join(GUIDES["nvdm"])
 
@@ -38,10 +38,11 @@ def main(args):
     runs = {}
     for name in guides:
         pyro.set_rng_seed(0)
-        objective = GUIDE_OBJECTIVE.get(name, "meanfield")
+        guide_cls = guide_class("nvdm", name)
+        objective = guide_cls.default_objective
         config = TrainConfig(guide=name, objective=objective)
         model, guide = build(config, V)
-        clip = {"clip_norm": GUIDE_CLIP_NORM[name]} if name in GUIDE_CLIP_NORM else {}
+        clip = {"clip_norm": guide_cls.default_clip_norm} if guide_cls.default_clip_norm else {}
         optim = pyro.optim.Adam({"lr": 1e-3, "fused": True}, clip_args=clip)
         svi = SVI(model, guide, optim, make_objective(objective))
         runs[name] = (svi, objective)

@@ -68,7 +68,7 @@ def main(args):
     torch.manual_seed(0)
     t_model, t_guide = pair()
     params = [*t_model.parameters(), *t_guide.parameters()]
-    trainer = (TraceMeanField_ELBO(), t_model, t_guide, make_optimizer(params, config))
+    trainer = (TraceMeanField_ELBO()(t_model, t_guide), make_optimizer(params, config))
     s_model, s_guide = pair()
     svi = SVI(s_model, s_guide, pyro.optim.AdamW(adamw), TraceMeanField_ELBO())
     h_model, h_guide = pair()

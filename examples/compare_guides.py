@@ -24,11 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ppl_vae.config import TrainConfig  # noqa: E402
 from ppl_vae.data import load_documents  # noqa: E402
 from ppl_vae.data.sentences import load_sentence_data  # noqa: E402
 from ppl_vae.runs.compare import GuideComparison, compare_guides, comparison_markdown  # noqa: E402
-from ppl_vae.runs.registry import GUIDE_CLIP_NORM, GUIDE_OBJECTIVE, GUIDES  # noqa: E402
+from ppl_vae.runs.presets import preset  # noqa: E402
+from ppl_vae.runs.registry import GUIDES  # noqa: E402
 
 MODELS = {"nvdm": "nvdm", "sentence": "sentence-vae"}
 
@@ -43,36 +43,31 @@ def run_inference(args, data) -> list[GuideComparison]:
     model = MODELS[args.model]
     guides = args.guides.split(",") if args.guides else list(GUIDES[model])
     sentences = model == "sentence-vae"
-    sizes = {"embedding_dim": 353, "hidden_dim": 191}
-    base = TrainConfig(
-        model=model,
-        guide=guides[0],
-        latent_dim=13 if sentences else 50,
-        # Bowman et al.'s recipe against KL collapse: sigmoid annealing and word dropout
-        model_kwargs={**sizes, "word_dropout": 0.3} if sentences else {},
-        anneal="sigmoid" if sentences else "constant",
-        anneal_epochs=args.epochs / 2 if sentences else 0.0,
-        epochs=args.epochs,
-        batch_size=32 if sentences else 64,
-        lr=1e-3,
-        lr_decay=0.99,
-        weight_decay=0.0 if sentences else 0.05,  # the CLI's defaults
-        ema_decay=0.999,
-        data=data.source,
-        seed=args.seed,
-    )
+    # the CLI's defaults (the model's preset); for sentences, Bowman et al.'s recipe against KL
+    # collapse: sigmoid annealing and word dropout
+    recipe = {"anneal": "sigmoid", "anneal_epochs": args.epochs / 2} if sentences else {}
+    configs = {
+        g: preset(
+            model,
+            g,
+            synthetic=False,
+            epochs=args.epochs,
+            seed=args.seed,
+            model_kwargs={"word_dropout": 0.3} if sentences else {},
+            **recipe,
+        )
+        for g in guides
+    }
+    base = configs[guides[0]]
+    base.data = data.source
     return compare_guides(
         base,
         guides,
         data,
         args.out,
         overrides={
-            g: {
-                "objective": GUIDE_OBJECTIVE.get(g, "meanfield"),
-                "clip_norm": GUIDE_CLIP_NORM.get(g),
-                "guide_kwargs": sizes if sentences else {"hidden_sizes": [500, 500]},
-            }
-            for g in guides
+            g: {"objective": c.objective, "clip_norm": c.clip_norm, "guide_kwargs": c.guide_kwargs}
+            for g, c in configs.items()
         },
         eval_samples=args.samples,
         progress=not args.no_progress,

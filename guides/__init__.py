@@ -1,8 +1,13 @@
 """Inference networks, as Pyro guides (installed as ``ppl_vae.guides``)."""
 
+from ppl_vae.guides.base import Guide
 from ppl_vae.guides.bernoulli import BernoulliGuide
 from ppl_vae.guides.bilstm_encoder import BiLSTMEncoderGuide
-from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
+from ppl_vae.guides.diagonal_gaussian import (
+    CountEncoderGuide,
+    DiagonalGaussianGuide,
+    OneLayerGaussianGuide,
+)
 from ppl_vae.guides.full_covariance import FullCovarianceGaussianGuide
 from ppl_vae.guides.iaf import IAFGuide
 from ppl_vae.guides.lstm_encoder import LSTMEncoderGuide
@@ -14,13 +19,16 @@ from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
 
 __all__ = [
     "BernoulliGuide",
+    "CountEncoderGuide",
     "BiLSTMEncoderGuide",
     "DiagonalGaussianGuide",
     "FullCovarianceGaussianGuide",
+    "Guide",
     "IAFGuide",
     "LSTMEncoderGuide",
     "MeanPoolEncoderGuide",
     "NoLatentGuide",
+    "OneLayerGaussianGuide",
     "ScoreFunctionGaussianGuide",
     "SemiAmortizedGuide",
     "SentenceGaussianGuide",

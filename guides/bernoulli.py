@@ -9,12 +9,13 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ppl_vae.guides.base import Guide
 from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
 from ppl_vae.ops.annealing import kl_annealing
 from ppl_vae.ops.params import register
 
 
-class BernoulliGuide(nn.Module):
+class BernoulliGuide(Guide):
     r"""``q(z | x) = prod_k Bernoulli(z_k; sigmoid(f_k(x)))`` with an MLP ``f`` over word counts.
 
     Discrete ``z`` cannot be reparameterized, so :class:`~pyro.infer.TraceGraph_ELBO` estimates
@@ -31,6 +32,11 @@ class BernoulliGuide(nn.Module):
     :param dropout: dropout after each hidden layer of the inference network, in training mode
         only (see :class:`~ppl_vae.guides.DiagonalGaussianGuide`).
     """
+
+    name = "bernoulli"
+    fits = ("sbn",)
+    reparameterized = False
+    default_objective = "nvil"
 
     def __init__(
         self,

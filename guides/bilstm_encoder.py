@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
 
@@ -27,33 +26,18 @@ class BiLSTMEncoderGuide(SentenceGaussianGuide):
     :class:`~ppl_vae.guides.LSTMEncoderGuide`. Samples ``"z"`` in the plate ``"sentences"`` like
     :class:`~ppl_vae.models.SentenceVAE`, with the same arguments.
 
-    :param vocab_size: V.
-    :param latent_dim: K.
-    :param embedding_dim: width of the word embeddings.
-    :param hidden_dim: width of the LSTM in each direction.
-    :param pad_index: the id of ``<pad>``, whose embedding is zero.
+    The parameters are :class:`~ppl_vae.guides.sentence_gaussian.SentenceGaussianGuide`'s.
     """
 
+    name = "bilstm"
     module_name = "bilstm_encoder"
 
-    def __init__(
-        self,
-        vocab_size: int,
-        latent_dim: int = 13,
-        embedding_dim: int = 353,
-        hidden_dim: int = 191,
-        pad_index: int = 0,
-    ) -> None:
-        super().__init__(vocab_size, latent_dim)
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+    def build_encoder(self, embedding_dim: int, hidden_dim: int) -> int:
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
-        self._init_head(2 * hidden_dim)
+        return 2 * hidden_dim
 
     def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``[h_forward; h_backward]``, ``(B, 2 H)``: the forward LSTM's state after each
         sentence's last token and the backward LSTM's state after its first."""
-        packed = pack_padded_sequence(
-            self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        _, (h, _) = self.lstm(packed)  # (2, B, H): forward, backward; in the batch's order
+        h = self.final_states(tokens, lengths)  # (2, B, H): forward, backward; in the batch's order
         return torch.cat([h[-2], h[-1]], dim=-1)

@@ -7,6 +7,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ppl_vae.guides.base import Guide
 from ppl_vae.ops.annealing import kl_annealing
 from ppl_vae.ops.params import register
 
@@ -54,49 +55,10 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def build_count_encoder(
-    module: nn.Module,
-    vocab_size: int,
-    latent_dim: int,
-    hidden_sizes: tuple[int, ...] | list[int],
-    input_transform: str,
-    dropout: float,
-) -> int:
-    """Give a document guide ``module`` the parts every one of them shares: an MLP ``body`` over
-    the transformed counts and Gaussian heads ``loc`` and ``log_scale`` (the latter started at
-    zero, so ``q`` starts with unit scale), with the arguments checked and kept as attributes.
-
-    :returns: the width of ``body``'s output (the encoder state).
-    """
-    if input_transform not in INPUT_TRANSFORMS:
-        raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    module.input_transform = input_transform
-    module.vocab_size = vocab_size
-    module.latent_dim = latent_dim
-    module.hidden_sizes = tuple(hidden_sizes)
-    module.dropout = dropout
-    module.body = mlp([vocab_size, *module.hidden_sizes], dropout=dropout)
-    width = module.hidden_sizes[-1] if module.hidden_sizes else vocab_size
-    module.loc = nn.Linear(width, latent_dim)
-    module.log_scale = nn.Linear(width, latent_dim)
-    nn.init.zeros_(module.log_scale.weight)
-    nn.init.zeros_(module.log_scale.bias)
-    return width
-
-
-class DiagonalGaussianGuide(nn.Module):
-    r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` with an MLP over the word counts.
-
-    NVDM's inference network (Miao et al., 2016): two ReLU layers of 500 units by default,
-    then linear maps to ``mu`` and ``log sigma``. The ``log sigma`` layer starts at zero, so
-    ``q`` starts as ``N(mu, I)``; without this, training on long documents can diverge.
-    ``log sigma`` is kept in ``[-10, 2]`` by :func:`bounded_log_scale`: clamped in the forward
-    pass, with the gradient passed straight through. The ceiling of 2 (``sigma <= 7.4``) is far
-    above any width the ELBO prefers (at most the prior's 1 for NVDM), and low enough that an
-    encoder overshooting on an unusual document cannot wreck an epoch's loss.
-    Samples ``"z"`` in the plate ``"documents"``, like :class:`~ppl_vae.models.NVDM`.
+class CountEncoderGuide(Guide):
+    """Base of the document guides: an MLP ``body`` over the transformed word counts and the
+    Gaussian heads ``loc`` and ``log_scale`` (the latter started at zero, so ``q`` starts with
+    unit scale). Subclasses add what makes their ``q`` different.
 
     :param vocab_size: V.
     :param latent_dim: K.
@@ -109,6 +71,8 @@ class DiagonalGaussianGuide(nn.Module):
         test documents.
     """
 
+    fits = ("nvdm",)
+
     def __init__(
         self,
         vocab_size: int,
@@ -118,15 +82,53 @@ class DiagonalGaussianGuide(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        build_count_encoder(self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout)
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.input_transform = input_transform
+        self.vocab_size = vocab_size
+        self.latent_dim = latent_dim
+        self.hidden_sizes = tuple(hidden_sizes)
+        self.dropout = dropout
+        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
+        #: the width of ``body``'s output (the encoder state)
+        self.width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
+        self.loc = nn.Linear(self.width, latent_dim)
+        self.log_scale = nn.Linear(self.width, latent_dim)
+        nn.init.zeros_(self.log_scale.weight)
+        nn.init.zeros_(self.log_scale.bias)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder state ``h(x)`` for a ``(batch, V)`` count matrix."""
+        return self.body(INPUT_TRANSFORMS[self.input_transform](x))
+
+    def gaussian(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, sigma)`` from the encoder state, with ``log sigma`` in ``[-10, 2]`` (straight
+        through, see :func:`bounded_log_scale`). Without the ceiling one long document can push
+        a shallow encoder's ``log sigma`` past 88 in a single step, where exp overflows."""
+        return self.loc(h), bounded_log_scale(self.log_scale(h)).exp()
+
+
+class DiagonalGaussianGuide(CountEncoderGuide):
+    r"""``q(z | x) = N(mu(x), diag sigma(x)^2)`` with an MLP over the word counts.
+
+    NVDM's inference network (Miao et al., 2016): two ReLU layers of 500 units by default,
+    then linear maps to ``mu`` and ``log sigma``. The ``log sigma`` layer starts at zero, so
+    ``q`` starts as ``N(mu, I)``; without this, training on long documents can diverge.
+    ``log sigma`` is kept in ``[-10, 2]`` by :func:`bounded_log_scale`: clamped in the forward
+    pass, with the gradient passed straight through. The ceiling of 2 (``sigma <= 7.4``) is far
+    above any width the ELBO prefers (at most the prior's 1 for NVDM), and low enough that an
+    encoder overshooting on an unusual document cannot wreck an epoch's loss.
+    Samples ``"z"`` in the plate ``"documents"``, like :class:`~ppl_vae.models.NVDM`. The
+    parameters are :class:`CountEncoderGuide`'s.
+    """
+
+    name = "diagonal"
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""
-        h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        # log sigma in [-10, 2], straight through (see bounded_log_scale): without the ceiling
-        # one long document can push a shallow encoder's log sigma past 88 in a single step,
-        # where exp overflows to inf
-        return self.loc(h), bounded_log_scale(self.log_scale(h)).exp()
+        return self.gaussian(self.hidden(x))
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         register(self, "encoder")
@@ -134,3 +136,15 @@ class DiagonalGaussianGuide(nn.Module):
         with pyro.plate("documents", x.shape[0]):
             with kl_annealing(annealing_factor):
                 return pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+
+
+class OneLayerGaussianGuide(DiagonalGaussianGuide):
+    """The lecture's "one-layer feedforward networks" for ``mu`` and ``sigma``:
+    :class:`DiagonalGaussianGuide` with only the first of ``hidden_sizes``."""
+
+    name = "diagonal-1layer"
+
+    def __init__(
+        self, vocab_size: int, latent_dim: int = 50, hidden_sizes=(500, 500), **encoder
+    ) -> None:
+        super().__init__(vocab_size, latent_dim, tuple(hidden_sizes)[:1], **encoder)

@@ -8,11 +8,7 @@ import torch
 from torch import nn
 from torch.distributions import register_kl
 
-from ppl_vae.guides.diagonal_gaussian import (
-    INPUT_TRANSFORMS,
-    bounded_log_scale,
-    build_count_encoder,
-)
+from ppl_vae.guides.diagonal_gaussian import CountEncoderGuide, bounded_log_scale
 from ppl_vae.ops.annealing import kl_annealing
 from ppl_vae.ops.params import register
 
@@ -33,7 +29,7 @@ def _kl_mvn_diagonal_normal(p: dist.MultivariateNormal, q: dist.Independent) -> 
     return scale.log().sum(-1) - log_det + 0.5 * (trace + mahalanobis - k)
 
 
-class FullCovarianceGaussianGuide(nn.Module):
+class FullCovarianceGaussianGuide(CountEncoderGuide):
     r"""``q(z | x) = N(mu(x), L(x) L(x)^T)`` with a lower-triangular ``L`` from an MLP over counts.
 
     The diagonal Gaussian of NVDM (Miao et al., 2016) cannot represent posterior correlations
@@ -52,27 +48,22 @@ class FullCovarianceGaussianGuide(nn.Module):
     ``Normal(0, 1).to_event(1)`` prior, so :class:`~pyro.infer.TraceMeanField_ELBO` estimates
     the KL from the sample (the gradient is still reparameterized).
 
-    :param vocab_size: V.
-    :param latent_dim: K.
-    :param hidden_sizes: widths of the hidden layers.
-    :param input_transform: ``"log1p"`` or ``"counts"`` (see
-        :class:`~ppl_vae.guides.DiagonalGaussianGuide`).
-    :param dropout: dropout after each hidden layer, in training mode only.
+    The parameters are :class:`~ppl_vae.guides.diagonal_gaussian.CountEncoderGuide`'s.
     """
+
+    name = "full-covariance"
+    analytic_kl = False  # no closed-form KL from a MultivariateNormal to Normal(0, 1).to_event(1)
 
     def __init__(
         self,
         vocab_size: int,
         latent_dim: int = 50,
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
-        input_transform: str = "log1p",
-        dropout: float = 0.0,
+        **encoder,
     ) -> None:
-        super().__init__()
         # the same names as DiagonalGaussianGuide's, so its weights load with strict=False
-        width = build_count_encoder(
-            self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout
-        )
+        super().__init__(vocab_size, latent_dim, hidden_sizes, **encoder)
+        width = self.width
         self.off_diagonal = nn.Linear(width, latent_dim * (latent_dim - 1) // 2)
         nn.init.zeros_(self.off_diagonal.weight)
         nn.init.zeros_(self.off_diagonal.bias)
@@ -83,7 +74,7 @@ class FullCovarianceGaussianGuide(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, L)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix: ``(batch, K)`` and the
         ``(batch, K, K)`` lower-triangular Cholesky factor with a positive diagonal."""
-        h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
+        h = self.hidden(x)
         diagonal = bounded_log_scale(self.log_scale(h)).exp()
         below = self.off_diagonal(h)
         scale_tril = torch.diag_embed(diagonal)  # a fresh tensor: safe to write into

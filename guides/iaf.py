@@ -9,16 +9,12 @@ from pyro.distributions.transforms import ConditionalAffineAutoregressive
 from pyro.nn import ConditionalAutoRegressiveNN
 from torch import nn
 
-from ppl_vae.guides.diagonal_gaussian import (
-    INPUT_TRANSFORMS,
-    bounded_log_scale,
-    build_count_encoder,
-)
+from ppl_vae.guides.diagonal_gaussian import CountEncoderGuide
 from ppl_vae.ops.annealing import kl_annealing
 from ppl_vae.ops.params import register
 
 
-class IAFGuide(nn.Module):
+class IAFGuide(CountEncoderGuide):
     r"""``q(z | x)``: a diagonal Gaussian pushed through conditional inverse autoregressive flows.
 
     Kingma, Salimans, Jozefowicz, Chen, Sutskever and Welling (2016), "Improved Variational
@@ -43,33 +39,33 @@ class IAFGuide(nn.Module):
 
     :param vocab_size: V.
     :param latent_dim: K.
-    :param hidden_sizes: widths of the encoder's hidden layers; the last is the context size.
-    :param input_transform: ``"log1p"`` or ``"counts"`` (see
-        :class:`~ppl_vae.guides.DiagonalGaussianGuide`).
     :param num_flows: number of IAF steps (0 gives the diagonal Gaussian).
     :param flow_hidden_sizes: hidden widths of each step's autoregressive network (default
         ``(10 K,)``, Pyro's default).
     :param stable: use the gated update; ``False`` uses ``z <- m + exp(.) * z`` (Eq. 10).
-    :param dropout: dropout after each hidden layer of the encoder, in training mode only.
+    :param hidden_sizes: widths of the encoder's hidden layers; the last is the context size.
+    :param encoder: ``input_transform`` and ``dropout`` of the encoder, as in
+        :class:`~ppl_vae.guides.diagonal_gaussian.CountEncoderGuide`.
     """
+
+    name = "iaf"
+    analytic_kl = False
 
     def __init__(
         self,
         vocab_size: int,
         latent_dim: int = 50,
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
-        input_transform: str = "log1p",
+        *,
         num_flows: int = 2,
         flow_hidden_sizes: tuple[int, ...] | list[int] | None = None,
         stable: bool = True,
-        dropout: float = 0.0,
+        **encoder,
     ) -> None:
-        super().__init__()
         if num_flows < 0:
             raise ValueError(f"num_flows must be >= 0, got {num_flows}")
-        width = build_count_encoder(
-            self, vocab_size, latent_dim, hidden_sizes, input_transform, dropout
-        )
+        super().__init__(vocab_size, latent_dim, hidden_sizes, **encoder)
+        width = self.width
         flow_hidden = list(flow_hidden_sizes or (10 * latent_dim,))
         order = torch.arange(latent_dim)
         self.flows = nn.ModuleList(
@@ -88,9 +84,8 @@ class IAFGuide(nn.Module):
     def distribution(self, x: torch.Tensor) -> dist.TransformedDistribution:
         """``q(z | x)`` for a ``(batch, V)`` count matrix: batch shape ``(batch,)``, event
         shape ``(K,)``."""
-        h = self.body(INPUT_TRANSFORMS[self.input_transform](x))
-        scale = bounded_log_scale(self.log_scale(h)).exp()
-        base = dist.Normal(self.loc(h), scale).to_event(1)
+        h = self.hidden(x)
+        base = dist.Normal(*self.gaussian(h)).to_event(1)
         return dist.TransformedDistribution(base, [flow.condition(h) for flow in self.flows])
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
 
@@ -24,25 +23,14 @@ class LSTMEncoderGuide(SentenceGaussianGuide):
     arguments.
     """
 
+    name = "lstm"
     module_name = "lstm_encoder"
 
-    def __init__(
-        self,
-        vocab_size: int,
-        latent_dim: int = 13,
-        embedding_dim: int = 353,
-        hidden_dim: int = 191,
-        pad_index: int = 0,
-    ) -> None:
-        super().__init__(vocab_size, latent_dim)
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+    def build_encoder(self, embedding_dim: int, hidden_dim: int) -> int:
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
-        self._init_head(hidden_dim)
+        return hidden_dim
 
     def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The LSTM's last hidden state after each sentence's ``lengths`` tokens, ``(B, H)``."""
-        packed = pack_padded_sequence(
-            self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        _, (h, _) = self.lstm(packed)  # h is in the batch's original order
+        h = self.final_states(tokens, lengths)  # h is in the batch's original order
         return h[-1]

@@ -10,7 +10,6 @@ order, so whatever it encodes about the sentence is about which words it uses.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ppl_vae.guides.diagonal_gaussian import mlp
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
@@ -26,27 +25,15 @@ class MeanPoolEncoderGuide(SentenceGaussianGuide):
     the plate ``"sentences"`` like :class:`~ppl_vae.models.SentenceVAE`, with the same
     arguments.
 
-    :param vocab_size: V.
-    :param latent_dim: K.
-    :param embedding_dim: width of the word embeddings.
-    :param hidden_dim: width of the hidden layer.
-    :param pad_index: the id of ``<pad>``, whose embedding is zero.
+    The parameters are :class:`~ppl_vae.guides.sentence_gaussian.SentenceGaussianGuide`'s.
     """
 
+    name = "mean-pool"
     module_name = "mean_pool_encoder"
 
-    def __init__(
-        self,
-        vocab_size: int,
-        latent_dim: int = 13,
-        embedding_dim: int = 353,
-        hidden_dim: int = 191,
-        pad_index: int = 0,
-    ) -> None:
-        super().__init__(vocab_size, latent_dim)
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+    def build_encoder(self, embedding_dim: int, hidden_dim: int) -> int:
         self.body = mlp([embedding_dim, hidden_dim])
-        self._init_head(hidden_dim)
+        return hidden_dim
 
     def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The hidden layer applied to each sentence's mean embedding, ``(B, hidden_dim)``."""

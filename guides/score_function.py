@@ -45,23 +45,31 @@ class ScoreFunctionGaussianGuide(DiagonalGaussianGuide):
 
     :param vocab_size: V.
     :param latent_dim: K.
-    :param hidden_sizes: widths of the encoder's hidden layers.
-    :param input_transform: ``"log1p"`` or ``"counts"``.
     :param baseline_hidden: hidden width of the baseline network (0: Pyro's decaying-average
         baseline, which is kept per batch position, so only for fixed batches).
-    :param dropout: dropout after each hidden layer of the encoder, in training mode only.
+    :param hidden_sizes: widths of the encoder's hidden layers.
+    :param encoder: ``input_transform`` and ``dropout``, as in
+        :class:`~ppl_vae.guides.diagonal_gaussian.CountEncoderGuide`.
     """
+
+    name = "score-function"
+    reparameterized = False
+    default_objective = "nvil"  # the learned baseline is used only by TraceGraph_ELBO
+    #: the score-function estimator's rare huge learning signals (log p(x | z) is hundreds of
+    #: nats on 20News) otherwise send the encoder to NaN
+    default_clip_norm = 10.0
 
     def __init__(
         self,
         vocab_size: int,
         latent_dim: int = 50,
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
-        input_transform: str = "log1p",
+        *,
         baseline_hidden: int = 100,
-        dropout: float = 0.0,
+        **encoder,
     ) -> None:
-        super().__init__(vocab_size, latent_dim, hidden_sizes, input_transform, dropout)
+        super().__init__(vocab_size, latent_dim, hidden_sizes, **encoder)
+        input_transform = self.input_transform
         self.baseline = (
             PerWordBaseline(vocab_size, baseline_hidden, input_transform)
             if baseline_hidden

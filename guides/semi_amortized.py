@@ -7,15 +7,15 @@ from collections.abc import Callable
 import pyro
 import pyro.distributions as dist
 import torch
-from torch import nn
 
+from ppl_vae.guides.base import Guide
 from ppl_vae.guides.diagonal_gaussian import DiagonalGaussianGuide
 from ppl_vae.ops.annealing import kl_annealing
 from ppl_vae.ops.params import register
 from ppl_vae.ops.refinement import OPTIMIZERS, refine_gaussian
 
 
-class SemiAmortizedGuide(nn.Module):
+class SemiAmortizedGuide(Guide):
     r"""``q(z | x) = N(mu, diag sigma^2)`` with ``(mu, log sigma)`` = the amortized encoder's
     output after ``steps`` gradient steps on that document's own ELBO.
 
@@ -44,9 +44,6 @@ class SemiAmortizedGuide(nn.Module):
 
     :param vocab_size: V.
     :param latent_dim: K.
-    :param hidden_sizes: widths of the encoder's hidden layers.
-    :param input_transform: ``"log1p"`` or ``"counts"``.
-    :param dropout: dropout in the encoder, in training mode only.
     :param model: the generative model whose ELBO is refined (it is not registered as a
         submodule: its parameters are not the guide's, and do not appear in its state dict).
     :param steps: refinement steps (0: the amortized guide).
@@ -60,15 +57,20 @@ class SemiAmortizedGuide(nn.Module):
         documents from diverging.
     :param num_samples: samples of ``z`` per document per step.
     :param create_graph: backpropagate through the refinement.
+    :param hidden_sizes: widths of the encoder's hidden layers.
+    :param encoder: ``input_transform`` and ``dropout`` of the amortized
+        encoder, a :class:`~ppl_vae.guides.DiagonalGaussianGuide`.
     """
+
+    name = "semi-amortized"
+    fits = ("nvdm",)
+    needs_model = True
 
     def __init__(
         self,
         vocab_size: int,
         latent_dim: int = 50,
         hidden_sizes: tuple[int, ...] | list[int] = (500, 500),
-        input_transform: str = "log1p",
-        dropout: float = 0.0,
         *,
         model: Callable,
         steps: int = 5,
@@ -78,6 +80,7 @@ class SemiAmortizedGuide(nn.Module):
         max_grad_norm: float | None = 5.0,
         num_samples: int = 1,
         create_graph: bool = False,
+        **encoder,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -86,9 +89,7 @@ class SemiAmortizedGuide(nn.Module):
             raise ValueError(f"steps must be >= 0, got {steps}")
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        self.encoder = DiagonalGaussianGuide(
-            vocab_size, latent_dim, hidden_sizes, input_transform, dropout
-        )
+        self.encoder = DiagonalGaussianGuide(vocab_size, latent_dim, hidden_sizes, **encoder)
         self.vocab_size = vocab_size
         self.latent_dim = latent_dim
         object.__setattr__(self, "_model", model)  # deliberately not a submodule

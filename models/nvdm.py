@@ -33,6 +33,13 @@ class NVDM(nn.Module):
     :param latent_dim: K (50 in the paper's 20 Newsgroups result).
     """
 
+    #: the name under which configs and the command line know the model
+    name = "nvdm"
+    #: what it reads: ``"documents"`` (bags of words) or ``"sentences"`` (token sequences)
+    data = "documents"
+    #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
+    default_guide = "diagonal"
+
     def __init__(self, vocab_size: int, latent_dim: int = 50) -> None:
         super().__init__()
         self.vocab_size = vocab_size

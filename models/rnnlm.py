@@ -23,6 +23,18 @@ class RNNLM(nn.Module):
     :meth:`nll` for the exact likelihood.
     """
 
+    #: the name under which configs and the command line know the model
+    name = "rnnlm"
+    #: what it reads: ``"documents"`` (bags of words) or ``"sentences"`` (token sequences)
+    data = "sentences"
+    #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
+    default_guide = "none"
+
+    @classmethod
+    def build(cls, vocab_size: int, latent_dim: int = 0, **kwargs) -> RNNLM:
+        """The model for a config: it has no latent variable, so ``latent_dim`` is ignored."""
+        return cls(vocab_size, **kwargs)
+
     def __init__(
         self,
         vocab_size: int,

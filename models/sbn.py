@@ -31,6 +31,13 @@ class SigmoidBeliefNetwork(nn.Module):
     :param latent_dim: number of binary units (50 in Mnih and Gregor's document model).
     """
 
+    #: the name under which configs and the command line know the model
+    name = "sbn"
+    #: what it reads: ``"documents"`` (bags of words) or ``"sentences"`` (token sequences)
+    data = "documents"
+    #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
+    default_guide = "bernoulli"
+
     def __init__(self, vocab_size: int, latent_dim: int = 50) -> None:
         super().__init__()
         self.vocab_size = vocab_size

@@ -40,6 +40,13 @@ class SentenceVAE(nn.Module):
     per sentence. Both are inside the plate ``"sentences"``.
     """
 
+    #: the name under which configs and the command line know the model
+    name = "sentence-vae"
+    #: what it reads: ``"documents"`` (bags of words) or ``"sentences"`` (token sequences)
+    data = "sentences"
+    #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
+    default_guide = "lstm"
+
     def __init__(
         self,
         vocab_size: int,

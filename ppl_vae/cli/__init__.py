@@ -1,5 +1,56 @@
-"""The ``ppl-vae`` command."""
+"""The ``ppl-vae`` command: one module per subcommand, each of which parses its flags, calls
+the library and prints. Library errors become one line on stderr and an exit status:
 
-from ppl_vae.cli.main import build_parser, main
+* 2 for bad input (data, checkpoints, flags that cannot work together),
+* 1 for a run whose loss diverged.
+"""
 
-__all__ = ["build_parser", "main"]
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from ppl_vae.cli import compare, download, evaluate, generate, train
+from ppl_vae.cli.options import UsageError, training_options
+from ppl_vae.data import DataError
+from ppl_vae.training import TrainingDiverged
+from ppl_vae.training.checkpoint import CheckpointError
+
+__all__ = ["UsageError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppl-vae",
+        description="Train and evaluate deep generative models of text written in Pyro.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    options = training_options()
+    train.add_parser(sub, options)
+    compare.add_parser(sub, options)
+    evaluate.add_parsers(sub)
+    generate.add_parsers(sub)
+    download.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    try:
+        return args.run(args)
+    except (DataError, CheckpointError, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

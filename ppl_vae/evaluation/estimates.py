@@ -24,21 +24,13 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
-from ppl_vae.ops.metrics import active_units, perplexity_corpus, perplexity_per_document
+from ppl_vae.ops.metrics import (
+    ItemEstimates,
+    active_units,
+    perplexity_corpus,
+    perplexity_per_document,
+)
 from ppl_vae.ops.traces import particle_terms
-
-
-@dataclass
-class ItemEstimates:
-    """Per-datapoint estimates from S guide samples (float64 numpy arrays of shape (D,))."""
-
-    elbo: np.ndarray
-    log_px: np.ndarray
-    kl: np.ndarray
-    log_likelihood: np.ndarray
-    latent_mean: np.ndarray  # (D, K)
-    tokens: np.ndarray
-    num_samples: int
 
 
 def estimate_items(
@@ -95,6 +87,7 @@ class Evaluation:
     tokens: int
     num_samples: int
     latent_means: np.ndarray | None = field(default=None, repr=False)  # (D, K), E_q[z | x_d]
+    exact: bool = False  # log p(x) computed by the model itself (no guide): bound = estimate
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "latent_means"}
@@ -114,27 +107,40 @@ def summarize(est: ItemEstimates) -> Evaluation:
         tokens=int(est.tokens.sum()),
         num_samples=est.num_samples,
         latent_means=est.latent_mean,
+        exact=est.exact,
     )
 
 
 def evaluate(
     model: Callable,
-    guide: Callable,
+    guide: Callable | None,
     data,
     num_samples: int = 100,
     batch_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> Evaluation:
-    """Evaluate ``model`` with ``guide`` on a corpus (e.g. a :class:`~ppl_vae.data.BowCorpus`).
+    """Evaluate ``model`` on a corpus (a :class:`~ppl_vae.data.corpus.Corpus`): the one entry
+    point for every model of the library.
 
-    ``data`` must offer ``eval_batches(batch_size, device, by_length)`` yielding
-    ``(args, tokens)``; the batches are asked for by length, since per-item estimates do not
-    depend on the grouping and padded corpora then waste less.
+    * With a ``guide``: per-datapoint ELBO and importance-sampled ``log p(x)`` from
+      ``num_samples`` guide samples (:func:`estimate_items`). The corpus's ``eval_batches``
+      are asked for by length, since per-item estimates do not depend on the grouping and
+      padded corpora then waste less.
+    * With ``guide=None``: a model that computes ``log p(x)`` itself (exactly, like the fitted
+      mixture of multinomials, or by its own estimator) through a method
+      ``evaluate_items(corpus) -> ItemEstimates``; its "ELBO" and "importance-sampled" figures
+      are then the same, and :attr:`Evaluation.exact` says so.
 
     :param batch_size: datapoints per batch; by default the corpus's ``eval_batch_size`` (500
         documents, 32 sentences), or 500.
     """
+    if guide is None:
+        if not hasattr(model, "evaluate_items"):
+            raise TypeError(
+                f"{type(model).__name__} needs a guide: it has no evaluate_items(corpus) of its own"
+            )
+        return summarize(model.evaluate_items(data))
     if batch_size is None:
         batch_size = getattr(data, "eval_batch_size", 500)
     for m in (model, guide):

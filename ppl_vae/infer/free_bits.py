@@ -16,6 +16,7 @@ from pyro.distributions import Independent
 from pyro.distributions.kl import kl_divergence
 from pyro.infer import ELBO
 
+from ppl_vae.infer.base import Objective
 from ppl_vae.ops.traces import data_plate, latent_sites, observed_sites, per_item, site_log_prob
 
 
@@ -25,12 +26,21 @@ def _base(fn):
     return fn
 
 
-class FreeBitsELBO(ELBO):
+class FreeBitsELBO(Objective, ELBO):
     """Free-bits objective for models whose latent sites have an analytic KL to their prior
     (e.g. diagonal Gaussians). Honours ``annealing_factor`` (beta) on the clamped KL term.
 
     :param free_bits: ``lambda``, in nats per latent dimension.
     """
+
+    name = "free-bits"
+    annealable = True
+    elbo_climbing = True
+    requires = ("reparameterized", "analytic_kl")
+
+    @classmethod
+    def from_options(cls, num_particles=1, free_bits=0.5, vectorize_particles=False):
+        return cls(free_bits, num_particles)
 
     def __init__(self, free_bits: float = 0.5, num_particles: int = 1) -> None:
         if free_bits < 0:
@@ -64,12 +74,10 @@ class FreeBitsELBO(ELBO):
             rec, clamped, _ = self._terms(model, guide, args, kwargs)
         return float(-(rec - float(kwargs.get("annealing_factor", 1.0)) * clamped))
 
-    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
+    def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
         beta = float(kwargs.get("annealing_factor", 1.0))
         total = 0.0
         for _ in range(self.num_particles):
             rec, clamped, _ = self._terms(model, guide, args, kwargs)
-            surrogate = -(rec - beta * clamped) / self.num_particles
-            surrogate.backward()
-            total += float(surrogate.detach())
+            total = total - (rec - beta * clamped) / self.num_particles
         return total

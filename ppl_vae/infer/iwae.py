@@ -44,17 +44,20 @@ e.g. on the first batch, before training with ``"iwae"``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from pyro import poutine
 from pyro.infer import RenyiELBO
+from pyro.infer.util import get_dependent_plate_dims, is_identically_zero, torch_sum
 from pyro.poutine.util import site_is_subsample
 
+from ppl_vae.infer.base import Objective, combine
 from ppl_vae.ops.traces import SiteOutsidePlateError, data_plate
 
 
-class IWAE(RenyiELBO):
+class IWAE(Objective, RenyiELBO):
     """The IWAE bound with K = ``num_particles`` importance samples per datapoint:
     :class:`~pyro.infer.RenyiELBO` with ``alpha = 0``. See the module's notes for what it
     requires of the model and guide.
@@ -63,6 +66,14 @@ class IWAE(RenyiELBO):
     :param vectorize_particles: draw the K particles in one vectorized pass.
     :param max_plate_nesting: the models' plate depth, needed to vectorize; guessed if omitted.
     """
+
+    name = "iwae"
+    elbo_climbing = True
+    requires = ("reparameterized",)
+
+    @classmethod
+    def from_options(cls, num_particles=1, free_bits=0.5, vectorize_particles=False):
+        return cls(num_particles, vectorize_particles=vectorize_particles)
 
     def __init__(
         self,
@@ -83,9 +94,31 @@ class IWAE(RenyiELBO):
         _check_no_annealing(kwargs)
         return super().loss(model, guide, *args, **kwargs)
 
-    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
+    def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        """``-L_K`` summed over the batch, carrying RenyiELBO's gradient at ``alpha = 0``: the
+        reparameterized gradient of each particle's log weight, weighted by its normalized
+        importance weight within its datapoint."""
         _check_no_annealing(kwargs)
-        return super().loss_and_grads(model, guide, *args, **kwargs)
+        log_w, surrogate = [], []
+        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+            sum_dims = get_dependent_plate_dims(model_trace.nodes.values())
+            w, s = 0.0, 0.0
+            for site in _sample_sites(model_trace):
+                lp = torch_sum(site["log_prob"], sum_dims)
+                w, s = w + lp.detach(), s + lp
+            for site in _sample_sites(guide_trace):
+                lp = torch_sum(site["log_prob"], sum_dims)
+                w = w - lp.detach()
+                if not is_identically_zero(site["score_parts"].entropy_term):
+                    s = s - lp
+            log_w.append(w)
+            surrogate.append(s)
+        vectorized = self.vectorize_particles and self.num_particles > 1
+        log_w = log_w[0] if vectorized else torch.stack(log_w)
+        surrogate = surrogate[0] if vectorized else torch.stack(surrogate)
+        log_mean = log_w.logsumexp(0, keepdim=True) - math.log(self.num_particles)
+        weights = (log_w - log_mean).exp()
+        return combine(-log_mean.sum(), -(weights * surrogate).sum() / self.num_particles)
 
 
 def _check_no_annealing(kwargs: dict) -> None:

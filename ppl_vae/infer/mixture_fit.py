@@ -21,7 +21,7 @@ import torch
 from ppl_vae.data.bow import BowCorpus
 from ppl_vae.models.mixture import mixture_log_joint
 from ppl_vae.ops.exact import log_evidence, log_posterior
-from ppl_vae.ops.metrics import perplexity_corpus, perplexity_per_document
+from ppl_vae.ops.metrics import ItemEstimates, perplexity_corpus, perplexity_per_document
 
 DEFAULT_CHUNK_SIZE = 2000
 
@@ -184,6 +184,18 @@ class MixtureFit:
             for c in _chunks(corpus, chunk_size)
         ]
         return torch.cat(out) if out else torch.zeros(0, self.num_components)
+
+    def evaluate_items(self, corpus: BowCorpus) -> ItemEstimates:
+        """Exact per-document figures for :func:`ppl_vae.evaluation.evaluate` (called with no
+        guide): ``log p(x_d)`` (both the "ELBO" and the "estimate"), ``log p(x_d | z)``
+        averaged over the exact posterior, ``KL(p(z | x_d) || p(z))``, and the posterior
+        responsibilities as the latent means (so active units count classes in use)."""
+        log_p = self.log_likelihood(corpus)
+        post = self.posterior(corpus).double().numpy()
+        log_pi = self.log_weights.double().numpy()
+        kl = (post * (np.log(np.clip(post, 1e-300, None)) - log_pi)).sum(1)
+        tokens = corpus.lengths.astype(np.float64)
+        return ItemEstimates(log_p, log_p, kl, log_p + kl, post, tokens, 0, exact=True)
 
     def objective(self, corpus: BowCorpus | list[SparseChunk]) -> float:
         """The MAP objective on ``corpus``: ``sum_d log p(x_d) + log p(pi, beta)``."""

@@ -29,6 +29,7 @@ import torch
 from pyro import poutine
 from pyro.infer import ELBO
 
+from ppl_vae.infer.base import Objective, combine
 from ppl_vae.ops.traces import (
     data_plate,
     latent_sites,
@@ -122,7 +123,9 @@ def sleep_loss(
     return -_guide_log_q(guide_trace, plate, batch, latents).sum()
 
 
-class _Objective(ELBO):
+class _Objective(Objective, ELBO):
+    requires = ("latent",)
+
     def _get_trace(self, model, guide, args, kwargs):  # pragma: no cover - not trace-based
         raise NotImplementedError
 
@@ -132,6 +135,12 @@ class WakeSleep(_Objective):
 
     :param sleep_particles: dreams per step; each dreams one sample per datapoint of the batch.
     """
+
+    name = "wake-sleep"
+
+    @classmethod
+    def from_options(cls, num_particles=1, free_bits=0.5, vectorize_particles=False):
+        return cls(sleep_particles=num_particles)
 
     def __init__(self, sleep_particles: int = 1) -> None:
         super().__init__(num_particles=1)
@@ -153,15 +162,16 @@ class WakeSleep(_Objective):
             log_joint, log_q = self._wake(model, guide, args, kwargs)
         return float(-(log_joint - log_q).sum())
 
-    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
+    def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        """The wake phase's ``-sum (log p(x, z) - log q(z | x))`` at ``z ~ q``, carrying the
+        gradient of both phases: ``-log p(x, z)`` for the model, the sleep loss for the guide."""
         _check_no_annealing(kwargs)
         log_joint, log_q = self._wake(model, guide, args, kwargs)
         surrogate = -log_joint.sum()
         for _ in range(self.sleep_particles):
             sleep = sleep_loss(model, guide, args, kwargs, self._observed)
             surrogate = surrogate + sleep / self.sleep_particles
-        surrogate.backward()
-        return float(-(log_joint.detach() - log_q).sum())
+        return combine(-(log_joint - log_q).sum(), surrogate)
 
 
 class ReweightedWakeSleep(_Objective):
@@ -171,6 +181,12 @@ class ReweightedWakeSleep(_Objective):
     :param sleep: also take the sleep-phase guide update (off by default; the paper found the
         wake-phase update alone works best).
     """
+
+    name = "rws"
+
+    @classmethod
+    def from_options(cls, num_particles=1, free_bits=0.5, vectorize_particles=False):
+        return cls(num_particles=max(2, num_particles))
 
     def __init__(self, num_particles: int = 5, sleep: bool = False) -> None:
         super().__init__(num_particles=num_particles)
@@ -189,20 +205,22 @@ class ReweightedWakeSleep(_Objective):
             self._observed = {s["name"] for s in observed_sites(model_trace)} - set(latents)
         return torch.stack(log_p), torch.stack(log_q)  # (K, batch)
 
-    def _bound(self, log_p, log_q) -> float:
+    def _bound(self, log_p, log_q) -> torch.Tensor:
         log_w = (log_p - log_q).detach()
-        return float(-(log_w.logsumexp(0) - math.log(self.num_particles)).sum())
+        return -(log_w.logsumexp(0) - math.log(self.num_particles)).sum()
 
     def loss(self, model, guide, *args, **kwargs) -> float:
         with torch.no_grad():
-            return self._bound(*self._particles(model, guide, args, kwargs))
+            return float(self._bound(*self._particles(model, guide, args, kwargs)))
 
-    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
+    def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        """``-L_K`` summed over the batch, carrying the wake-phase gradients (each particle's
+        ``log p`` and ``log q`` weighted by its normalized importance weight) and, with
+        ``sleep``, the sleep phase's."""
         _check_no_annealing(kwargs)
         log_p, log_q = self._particles(model, guide, args, kwargs)
         weights = torch.softmax((log_p - log_q).detach(), dim=0)  # per datapoint, over particles
         surrogate = -(weights * log_p).sum() - (weights * log_q).sum()
         if self.sleep:
             surrogate = surrogate + sleep_loss(model, guide, args, kwargs, self._observed)
-        surrogate.backward()
-        return self._bound(log_p, log_q)
+        return combine(self._bound(log_p, log_q), surrogate)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,3 +39,17 @@ def active_units(latent_means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESH
     if latent_means.shape[0] < 2:
         return 0
     return int((np.var(latent_means, axis=0, ddof=1) > threshold).sum())
+
+
+@dataclass
+class ItemEstimates:
+    """Per-datapoint estimates from S guide samples (float64 numpy arrays of shape (D,))."""
+
+    elbo: np.ndarray
+    log_px: np.ndarray
+    kl: np.ndarray
+    log_likelihood: np.ndarray
+    latent_mean: np.ndarray  # (D, K)
+    tokens: np.ndarray
+    num_samples: int  # guide samples per item; 0 when log p(x) is exact
+    exact: bool = False  # log p(x) is exact (elbo = log_px)

@@ -28,19 +28,19 @@ import numpy as np
 import torch
 from pyro import poutine
 
-from ppl_vae.training.checkpoint import load_checkpoint
 from ppl_vae.config import TrainConfig
 from ppl_vae.evaluation.estimates import evaluate
-from ppl_vae.evaluation.information import guide_mutual_information
-from ppl_vae.ops.traces import data_plate, particle_terms
 from ppl_vae.evaluation.gradient_variance import gradient_variance
-from ppl_vae.infer.objectives import make_objective
+from ppl_vae.evaluation.information import guide_mutual_information
 from ppl_vae.evaluation.plotting import plot_comparison
 from ppl_vae.evaluation.posterior import khat_summary, psis_diagnostics
+from ppl_vae.infer.objectives import make_objective
 from ppl_vae.ops.refinement import gaussian_elbo_per_item, refine_gaussian
 from ppl_vae.ops.rng import own_rng
+from ppl_vae.ops.traces import data_plate, particle_terms
 from ppl_vae.runs import load_run, read_metrics, run_training
 from ppl_vae.training import CHECKPOINT, TrainingDiverged
+from ppl_vae.training.checkpoint import load_checkpoint
 
 logger = logging.getLogger(__name__)
 

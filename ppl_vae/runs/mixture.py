@@ -11,17 +11,14 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ppl_vae.data import DocumentSplits
+from ppl_vae.evaluation import evaluate
+from ppl_vae.evaluation.plotting import plot_objective
 from ppl_vae.infer.em import fit_em
-from ppl_vae.ops.metrics import active_units
 from ppl_vae.infer.mixture_fit import MixtureFit
 from ppl_vae.infer.mixture_svi import fit_mixture_svi
-from ppl_vae.evaluation.plotting import plot_objective
 from ppl_vae.training import BEST, METRICS
+from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +29,7 @@ def train_mixture(
     data: DocumentSplits,
     run_dir: str | Path,
     algorithm: str,
-    num_components: int,
+    num_components: int = 20,
     *,
     beta_concentration: float = 2.0,
     weight_concentration: float = 1.0,
@@ -116,25 +113,6 @@ def load_mixture(run_dir: str | Path) -> tuple[MixtureFit, dict, list[str], Path
 
 
 def evaluate_mixture(fit: MixtureFit, corpus) -> dict:
-    """The keys of :class:`~ppl_vae.evaluation.Evaluation`, computed exactly."""
-    log_p = fit.log_likelihood(corpus)
-    tokens = corpus.lengths.astype(np.float64)
-    post = fit.posterior(corpus)
-    post = post.numpy() if isinstance(post, torch.Tensor) else np.asarray(post)
-    log_pi = fit.log_weights.double().numpy()
-    kl = (post * (np.log(np.clip(post, 1e-300, None)) - log_pi)).sum(1)
-    ppl = fit.perplexity(corpus)
-    return {
-        "ppl_doc_elbo": ppl["per_document"],
-        "ppl_doc_iw": ppl["per_document"],
-        "ppl_corpus_elbo": ppl["corpus"],
-        "ppl_corpus_iw": ppl["corpus"],
-        "elbo": float(log_p.mean()),
-        "nll_iw": float(-log_p.mean()),
-        "kl": float(kl.mean()),
-        "active_units": active_units(post),
-        "documents": len(log_p),
-        "tokens": int(tokens.sum()),
-        "num_samples": 0,
-        "exact": True,
-    }
+    """The keys of :class:`~ppl_vae.evaluation.Evaluation`, computed exactly: the same as
+    ``evaluate(fit, None, corpus).to_dict()``."""
+    return evaluate(fit, None, corpus).to_dict()

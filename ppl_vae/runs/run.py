@@ -14,14 +14,15 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import DataError, DocumentSplits, load_documents
 from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
+from ppl_vae.data.vocabulary import Vocabulary
 from ppl_vae.evaluation.plotting import plot_training_curves
-from ppl_vae.runs.registry import SENTENCE_MODELS, build
 from ppl_vae.ops.rng import own_rng
-from ppl_vae.training import BEST, CHECKPOINT, METRICS, TrainResult, train
+from ppl_vae.runs.registry import SENTENCE_MODELS, build
+from ppl_vae.training import BEST, CHECKPOINT, TrainResult, train
+from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,25 @@ logger = logging.getLogger(__name__)
 RESUME_OVERRIDES = ("lr", "lr_drop", "patience")
 
 
-def load_data(config: TrainConfig) -> DocumentSplits | SentenceSplits:
-    """The corpus named by ``config.data``: documents, or sentences for sentence models."""
+def load_data(
+    config: TrainConfig,
+    source: str | dict | None = None,
+    *,
+    valid_fraction: float = 0.05,
+    max_vocab: int | None = 10000,
+    max_length: int | None = None,
+) -> DocumentSplits | SentenceSplits:
+    """The corpus of ``config.model``'s kind (documents or sentences) from ``source`` (a
+    directory, or ``"synthetic"`` for the embedded synthetic corpus), or by default (``None``)
+    the corpus that ``config.data`` names. ``valid_fraction`` applies to documents without a valid split;
+    ``max_vocab`` and ``max_length`` to sentences."""
     if config.model in SENTENCE_MODELS:
-        return load_sentence_data(config.data)
-    return load_documents(config.data, seed=config.seed)
+        if source is None:
+            return load_sentence_data(config.data)
+        return load_sentence_data(source, max_vocab, max_length=max_length)
+    if source is None:
+        return load_documents(config.data, seed=config.seed)
+    return load_documents(source, valid_fraction=valid_fraction, seed=config.seed)
 
 
 def run_training(
@@ -155,8 +170,10 @@ def check_vocab(expected: list[str], checkpoint: Path, vocab: list[str], source:
     raise DataError(source, f"vocabulary does not match checkpoint {checkpoint}: {detail}")
 
 
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / METRICS
-    return (
-        [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-    )
+def load_sentence_run(run_dir: str | Path) -> tuple[LoadedRun, Vocabulary]:
+    """A sentence VAE's run and its vocabulary, for generation; ``CheckpointError`` for another
+    model's run."""
+    run = load_run(run_dir)
+    if run.config.model != "sentence-vae":
+        raise CheckpointError(f"{run_dir} is a {run.config.model} run; this needs a sentence-vae run")
+    return run, Vocabulary(run.vocab)

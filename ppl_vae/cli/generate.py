@@ -1,0 +1,98 @@
+"""``ppl-vae sample``, ``reconstruct`` and ``interpolate``: sentences from a sentence VAE."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from ppl_vae.evaluation.generation import (
+    decode,
+    encode_sentences,
+    interpolate,
+    reconstruct,
+    to_text,
+)
+from ppl_vae.ops.rng import own_rng
+from ppl_vae.runs.run import load_sentence_run
+
+
+def add_parsers(sub) -> None:
+    sm = sub.add_parser(
+        "sample",
+        help="sentences from the prior of a sentence VAE",
+        description="Decode z ~ N(0, I) into sentences.",
+    )
+    sm.add_argument("run_dir", help="a sentence-vae run directory")
+    sm.add_argument("--n", type=int, default=10, help="how many sentences (default 10)")
+    how = sm.add_mutually_exclusive_group()
+    how.add_argument(
+        "--greedy", action="store_true", help="most probable word at each step (the default)"
+    )
+    how.add_argument(
+        "--temperature", type=float, default=None, help="sample each word with logits divided by T"
+    )
+    how.add_argument("--beam", type=int, default=None, help="beam search with this width")
+    sm.add_argument("--max-length", type=int, default=30, help="most words (default 30)")
+    sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sm.set_defaults(run=run_sample)
+
+    rc = sub.add_parser(
+        "reconstruct",
+        help="decode sentences through the posterior",
+        description="For each sentence, decode the posterior mean (MEAN) and "
+        "samples of q(z|x) (SAMP), as in Bowman et al.'s Table 4.",
+    )
+    rc.add_argument("run_dir", help="a sentence-vae run directory")
+    rc.add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
+    rc.add_argument("--samples", type=int, default=3, help="SAMP rows per sentence (default 3)")
+    rc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rc.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
+    rc.set_defaults(run=run_reconstruct)
+
+    ip = sub.add_parser(
+        "interpolate",
+        help="homotopy between two sentences",
+        description="Decode evenly spaced points between the posterior means of two sentences.",
+    )
+    ip.add_argument("run_dir", help="a sentence-vae run directory")
+    ip.add_argument("a", help="the first sentence")
+    ip.add_argument("b", help="the second sentence")
+    ip.add_argument("--steps", type=int, default=5, help="points, ends included (default 5)")
+    ip.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
+    ip.set_defaults(run=run_interpolate)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    run, vocab = load_sentence_run(args.run_dir)
+    method = "beam" if args.beam else "sample" if args.temperature else "greedy"
+    with own_rng(args.seed):
+        z = torch.randn(args.n, run.config.latent_dim)
+        ids = decode(run.model, z, args.max_length, method, args.temperature or 1.0, args.beam or 1)
+    print("\n".join(to_text(vocab, ids)))
+    return 0
+
+
+def run_reconstruct(args: argparse.Namespace) -> int:
+    run, vocab = load_sentence_run(args.run_dir)
+    unknown = encode_sentences(vocab, args.sentences)[2]
+    if unknown:
+        print(f"note: {unknown} word(s) not in the vocabulary were read as <unk>", file=sys.stderr)
+    with own_rng(args.seed):
+        rows = reconstruct(
+            run.model, run.guide, vocab, args.sentences, args.samples, beam=args.beam
+        )
+    for row in rows:
+        print(f"INPUT  {row['input']}\nMEAN   {row['mean']}")
+        for sample in row["samples"]:
+            print(f"SAMP   {sample}")
+        print()
+    return 0
+
+
+def run_interpolate(args: argparse.Namespace) -> int:
+    run, vocab = load_sentence_run(args.run_dir)
+    print("\n".join(interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps,
+                                beam=args.beam)))  # fmt: skip
+    return 0

@@ -1,0 +1,126 @@
+"""``ppl-vae train``: train a model into a run directory, then evaluate it on test."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+from ppl_vae.cli.options import UsageError, add_common, config_from_args
+from ppl_vae.data import load_documents
+from ppl_vae.runs import load_data, run_training
+from ppl_vae.runs.mixture import MIXTURE, train_mixture
+from ppl_vae.runs.registry import GUIDE_CLASSES, MODELS
+from ppl_vae.runs.report import evaluate_run
+
+
+def add_parser(sub, options: argparse.ArgumentParser) -> None:
+    tr = sub.add_parser(
+        "train",
+        parents=[options],
+        help="train a model by SVI",
+        description="Train a model and guide, then evaluate on test.",
+    )
+    tr.add_argument(
+        "model",
+        choices=sorted([*MODELS, MIXTURE]),
+        help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), "
+        "mixture (mixture of multinomials), sentence-vae (Bowman et al.'s LSTM VAE), or rnnlm "
+        "(its decoder without a latent variable)",
+    )
+    tr.add_argument("--out", required=True, help="run directory for checkpoints and logs")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (its saved config is used; "
+        "--epochs may extend it, and --lr, --lr-drop and --patience change it)",
+    )
+    tr.add_argument(
+        "--guide",
+        default=None,
+        choices=sorted(GUIDE_CLASSES),
+        help="the inference network (default: the model's; diagonal for nvdm, bernoulli for "
+        "sbn, lstm for sentence-vae)",
+    )
+    tr.add_argument(
+        "--eval-samples",
+        type=int,
+        default=100,
+        help="importance samples for the final test evaluation; 0 skips it (default 100)",
+    )
+    tr.add_argument(
+        "--topics", type=int, default=10, help="show the top words of this many latent "
+        "dimensions (default 10)"
+    )  # fmt: skip
+    mix = tr.add_argument_group("mixture of multinomials (--epochs, --batch-size, --lr: svi)")
+    mix.add_argument(
+        "--algorithm",
+        default="em",
+        choices=["em", "svi"],
+        help="exact EM, or SVI with the class enumerated (TraceEnum_ELBO) (default em)",
+    )
+    mix.add_argument("--k", type=int, default=None, help="number of classes K (default 20)")
+    mix.add_argument("--restarts", type=int, default=None, help="random restarts (default 3)")
+    mix.add_argument(
+        "--iterations", type=int, default=None, help="most EM iterations per restart (200)"
+    )
+    mix.add_argument(
+        "--beta-concentration",
+        type=float,
+        default=None,
+        help="Dirichlet prior on each class's words; 2 = add-one smoothing (default 2)",
+    )
+    add_common(tr)
+    tr.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.model == MIXTURE:
+        return run_mixture(args)
+    config = config_from_args(args, args.model, args.guide)
+    data = None
+    if not args.resume:
+        data = load_data(config, args.data or "synthetic", valid_fraction=args.valid_fraction,
+                         max_vocab=args.max_vocab, max_length=args.max_length)  # fmt: skip
+    given = {"lr": args.lr, "lr_drop": args.lr_drop, "patience": args.patience}
+    overrides = {k: v for k, v in given.items() if v is not None} if args.resume else None
+    result = run_training(config, args.out, resume=args.resume, progress=not args.no_progress,
+                          data=data, overrides=overrides)  # fmt: skip
+    s = result.state
+    print(
+        f"{result.status} after {s.epoch} epochs ({s.step} steps, {s.seconds:.1f} s training); "
+        f"run directory {args.out}"
+    )
+    if result.status == "interrupted":
+        print(
+            f"interrupted: checkpoint saved; continue with: ppl-vae train {args.model} "
+            f"--out {args.out} --resume"
+        )
+        return 128 + (result.signum or signal.SIGINT)
+    return report(args)
+
+
+def report(args: argparse.Namespace) -> int:
+    if args.eval_samples > 0:
+        progress = not args.no_progress
+        print(evaluate_run(args.out, None, "test", args.eval_samples, args.device, args.topics,
+                           progress, seed=args.seed or 0).text)  # fmt: skip
+    return 0
+
+
+def run_mixture(args: argparse.Namespace) -> int:
+    if args.resume:
+        raise UsageError("mixture runs take seconds to minutes; --resume is not supported")
+    seed = args.seed or 0
+    data = load_documents(args.data, valid_fraction=0.0, seed=seed)
+    given = {"num_components": args.k, "beta_concentration": args.beta_concentration,
+             "restarts": args.restarts, "iterations": args.iterations, "epochs": args.epochs,
+             "batch_size": args.batch_size, "lr": args.lr}  # fmt: skip
+    kwargs = {k: v for k, v in given.items() if v is not None}
+    fit = train_mixture(data, args.out, args.algorithm, seed=seed,
+                        progress=not args.no_progress, **kwargs)  # fmt: skip
+    unit = "iterations" if args.algorithm == "em" else "epochs"
+    print(
+        f"fitted a mixture of {fit.num_components} multinomials by {args.algorithm} "
+        f"({fit.iterations} {unit}, {fit.seconds:.1f} s); run directory {args.out}"
+    )
+    return report(args)

@@ -1,0 +1,93 @@
+"""What the training loop measures besides the loss: validation, KL, mutual information, and
+loss spikes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import numpy as np
+import torch
+from pyro import poutine
+
+from ppl_vae.evaluation.estimates import evaluate
+from ppl_vae.evaluation.information import guide_mutual_information, mutual_information
+from ppl_vae.ops.rng import own_rng
+from ppl_vae.ops.traces import particle_terms
+
+#: an epoch whose mean training loss exceeds this multiple of the median of the earlier epochs'
+#: is reported as a loss spike (a warning in the log and in ``metrics.jsonl``). Annealing and
+#: noise move an epoch's loss by percents; a diverging guide moves it by tens of times.
+SPIKE_FACTOR = 2.0
+
+
+def common_random_numbers(seed: int) -> AbstractContextManager:
+    """Validate with the same random draws every epoch, on a forked RNG.
+
+    A one-sample validation ELBO is noisy, and late in training its noise exceeds the epoch-to-
+    epoch improvement, so early stopping would stop on noise. With the same draws each epoch,
+    validation compares weights, not draws; the training RNG stream is restored unchanged.
+    """
+    return own_rng(seed + 7919)
+
+
+def validation_mutual_information(guide, data, device, max_items: int = 100) -> float | None:
+    """He et al.'s ``I(x; z)`` on ``data``: from ``guide.encode`` when it gives a diagonal
+    Gaussian's ``(loc, scale)`` (all of ``data``), else from the guide's trace on the first
+    ``max_items`` items (scoring every pair of a batch can be costly, e.g. a flow's inverse);
+    None for a guide without a ``"z"`` site."""
+    args = next(iter(data.eval_batches(2, device)))[0]
+    with torch.no_grad(), poutine.block():
+        encode = getattr(guide, "encode", None)
+        first = encode(*args) if encode is not None else None
+        if isinstance(first, tuple) and len(first) == 2 and first[0].shape == first[1].shape:
+            return mutual_information(encode, data.eval_batches(500, device))
+        if "z" not in poutine.trace(guide).get_trace(*args).nodes:
+            return None
+    head = data.make_batch(np.arange(min(max_items, len(data))), device)
+    return guide_mutual_information(guide, [(tuple(head), None)])
+
+
+def validation_record(model, guide, data, num_samples: int, device, seed: int) -> dict:
+    """The validation figures of one epoch (ELBO, KL, perplexities, active units, and the
+    mutual information where the guide has a ``"z"``), drawn with common random numbers."""
+    with common_random_numbers(seed):
+        summary = evaluate(model, guide, data, num_samples, device=device)  # eval mode
+        mi = validation_mutual_information(guide, data, device)
+    record = {} if mi is None else {"valid_mi": mi}
+    record.update(
+        valid_elbo=summary.elbo,
+        valid_kl=summary.kl,
+        valid_ppl_doc_elbo=summary.ppl_doc_elbo,
+        valid_ppl_corpus_elbo=summary.ppl_corpus_elbo,
+        valid_active_units=summary.active_units,
+    )
+    return record
+
+
+def loss_spike(loss: float, earlier: list[float], factor: float = SPIKE_FACTOR) -> str | None:
+    """A warning if the epoch's mean training ``loss`` is more than ``factor`` times the median
+    of the ``earlier`` epochs' (for a negative median, more than ``factor - 1`` times its size
+    above it); None if not, or if there is no earlier epoch."""
+    if not earlier:
+        return None
+    median = float(np.median(earlier))
+    if loss - median <= (factor - 1.0) * abs(median):
+        return None
+    return (
+        f"training loss {loss:.4g} is {loss / median if median > 0 else math.inf:.3g} times the "
+        f"median of the earlier epochs ({median:.4g}): training may be diverging; try "
+        "--clip-norm or a lower --lr"
+    )
+
+
+def batch_kl(model: Callable, guide: Callable, *args) -> float:
+    """Mean KL(q(z|x) || p(z)) over a batch (analytic where possible), without gradients."""
+    with torch.no_grad(), poutine.block():
+        return float(particle_terms(model, guide, *args).kl.mean())
+
+
+def finite(*modules: torch.nn.Module) -> bool:
+    """Whether every parameter of ``modules`` is finite."""
+    return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
