@@ -3,8 +3,10 @@
 Times three ways of taking the same steps, for the same networks, on the same batches, with the
 same optimizer (fused AdamW, lr 1e-3, weight decay 0.05: ``ppl-vae train nvdm``'s defaults):
 
-* the trainer's step (:func:`ppl_vae.training.optimizer_step`: the objective's
-  ``loss_and_grads``, then one ``torch.optim.AdamW`` over the model's and guide's parameters);
+* the trainer's step (:func:`ppl_vae.training.optimizer_step`: the module-local objective
+  ``MeanFieldELBO()(model, guide)`` under Pyro's ``module_local_params``, ``backward``, then
+  one ``torch.optim.AdamW`` over the model's and guide's parameters), as
+  :func:`ppl_vae.training.train` takes it;
 * Pyro's ``SVI`` with ``pyro.optim.AdamW`` (one optimizer per parameter tensor), for reference;
 * the same objective written by hand in PyTorch.
 
@@ -22,11 +24,13 @@ import time
 
 import pyro
 import torch
+from baseline import gaussian_vae_step
 from pyro.infer import SVI, TraceMeanField_ELBO
 
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import data_root, load_documents
 from ppl_vae.guides import DiagonalGaussianGuide
+from ppl_vae.infer.objectives import make_objective
 from ppl_vae.models import NVDM
 from ppl_vae.training import make_optimizer, optimizer_step
 
@@ -36,12 +40,7 @@ def pytorch_step(model, guide, optimizer, x):
     loc, scale = guide.encode(x)
     z = loc + scale * torch.randn_like(loc)
     rec = (x * torch.log_softmax(model.decoder(z), -1)).sum()
-    kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1 - 2 * scale.log()).sum()
-    loss = kl - rec
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return gaussian_vae_step(loc, scale, rec, optimizer)
 
 
 def main(args):
@@ -68,26 +67,29 @@ def main(args):
     torch.manual_seed(0)
     t_model, t_guide = pair()
     params = [*t_model.parameters(), *t_guide.parameters()]
-    trainer = (TraceMeanField_ELBO()(t_model, t_guide), make_optimizer(params, config))
+    trainer = (make_objective("meanfield")(t_model, t_guide), make_optimizer(params, config))
     s_model, s_guide = pair()
     svi = SVI(s_model, s_guide, pyro.optim.AdamW(adamw), TraceMeanField_ELBO())
     h_model, h_guide = pair()
     opt = torch.optim.AdamW([*h_model.parameters(), *h_guide.parameters()], **adamw)
-    sides = {
-        "trainer step": lambda x: optimizer_step(*trainer, (x,), 1.0, None),
-        "Pyro SVI + pyro.optim": svi.step,
-        "hand-written PyTorch": lambda x: pytorch_step(h_model, h_guide, opt, x),
+    local = {"module_local_params": True}
+    sides = {  # each side's step and the Pyro settings it runs under
+        "trainer step": (lambda x: optimizer_step(*trainer, (x,), 1.0, None), local),
+        "Pyro SVI + pyro.optim": (svi.step, {}),
+        "hand-written PyTorch": (lambda x: pytorch_step(h_model, h_guide, opt, x), {}),
     }
-    for step in sides.values():  # warm up
-        for x in batches[:10]:
-            step(x)
+    for step, settings in sides.values():  # warm up
+        with pyro.settings.context(**settings):
+            for x in batches[:10]:
+                step(x)
     times = {name: [] for name in sides}
     for _ in range(args.rounds):
-        for name, step in sides.items():
-            t = time.perf_counter()
-            for x in batches:
-                step(x)
-            times[name].append(time.perf_counter() - t)
+        for name, (step, settings) in sides.items():
+            with pyro.settings.context(**settings):
+                t = time.perf_counter()
+                for x in batches:
+                    step(x)
+                times[name].append(time.perf_counter() - t)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     for name, t in med.items():
         print(f"{name:>22}: {t:.3f} s per epoch ({1000 * t / steps:.2f} ms per step)")

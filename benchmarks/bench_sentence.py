@@ -18,6 +18,7 @@ import time
 
 import pyro
 import torch
+from baseline import gaussian_vae_step
 from pyro.infer import SVI, TraceMeanField_ELBO
 
 from ppl_vae.data import data_root
@@ -34,12 +35,7 @@ def pytorch_step(model, guide, optimizer, tokens, lengths):
     logits = model.decode_logits(z, tokens)
     log_p = torch.log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
     rec = (log_p * length_mask(lengths, tokens.shape[1])).sum()
-    kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1 - 2 * scale.log()).sum()
-    loss = kl - rec
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return gaussian_vae_step(loc, scale, rec, optimizer)
 
 
 def build(vocab_size: int, word_dropout: float):

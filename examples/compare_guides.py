@@ -26,7 +26,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ppl_vae.data import load_documents  # noqa: E402
 from ppl_vae.data.sentences import load_sentence_data  # noqa: E402
-from ppl_vae.runs.compare import GuideComparison, compare_guides, comparison_markdown  # noqa: E402
+from ppl_vae.runs.compare import (  # noqa: E402
+    GuideComparison,
+    compare_guides,
+    comparison_markdown,
+    guide_overrides,
+)
 from ppl_vae.runs.presets import preset  # noqa: E402
 from ppl_vae.runs.registry import GUIDES  # noqa: E402
 
@@ -65,10 +70,7 @@ def run_inference(args, data) -> list[GuideComparison]:
         guides,
         data,
         args.out,
-        overrides={
-            g: {"objective": c.objective, "clip_norm": c.clip_norm, "guide_kwargs": c.guide_kwargs}
-            for g, c in configs.items()
-        },
+        overrides=guide_overrides(configs),
         eval_samples=args.samples,
         progress=not args.no_progress,
     )

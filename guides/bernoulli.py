@@ -54,11 +54,7 @@ class BernoulliGuide(Guide):
         self.input_transform = input_transform
         self.body = mlp([vocab_size, *hidden_sizes], dropout=dropout)
         self.logits = nn.Linear(hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim)
-        self.baseline = (
-            PerWordBaseline(vocab_size, baseline_hidden, input_transform)
-            if baseline_hidden
-            else None
-        )
+        self.baseline = PerWordBaseline.make(vocab_size, baseline_hidden, input_transform)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``q(z_k = 1 | x)`` for each unit, ``(batch, K)``."""
@@ -104,6 +100,11 @@ class PerWordBaseline(nn.Module):
         self.net = nn.Sequential(*mlp([vocab_size, hidden]), nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
+
+    @classmethod
+    def make(cls, vocab_size: int, hidden: int, input_transform: str) -> PerWordBaseline | None:
+        """The baseline network, or None for ``hidden = 0`` (Pyro's decaying average)."""
+        return cls(vocab_size, hidden, input_transform) if hidden else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         per_word = self.offset + self.net(INPUT_TRANSFORMS[self.input_transform](x)).squeeze(-1)

@@ -69,12 +69,7 @@ class ScoreFunctionGaussianGuide(DiagonalGaussianGuide):
         **encoder,
     ) -> None:
         super().__init__(vocab_size, latent_dim, hidden_sizes, **encoder)
-        input_transform = self.input_transform
-        self.baseline = (
-            PerWordBaseline(vocab_size, baseline_hidden, input_transform)
-            if baseline_hidden
-            else None
-        )
+        self.baseline = PerWordBaseline.make(vocab_size, baseline_hidden, self.input_transform)
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         register(self, "score_function_encoder")

@@ -1,8 +1,3 @@
 """Kept for scripts written before the layered layout: see :mod:`ppl_vae.infer.objectives`."""
 
-from ppl_vae.infer.objectives import (  # noqa: F401
-    ANNEALABLE,
-    ELBO_CLIMBING,
-    OBJECTIVES,
-    make_objective,
-)
+from ppl_vae.infer.objectives import *  # noqa: F401,F403

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from ppl_vae.cli.options import add_common, config_from_args
 from ppl_vae.runs import load_data
-from ppl_vae.runs.compare import compare_guides, comparison_markdown
+from ppl_vae.runs.compare import (
+    Measurements,
+    compare_guides,
+    comparison_markdown,
+    guide_overrides,
+)
 
 #: the models ``compare`` offers, by their names on the command line
 MODELS = {"nvdm": "nvdm", "sbn": "sbn", "sentence": "sentence-vae"}
@@ -35,14 +41,17 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
         help="comma-separated guide names, e.g. diagonal,full-covariance,iaf",
     )
     cp.add_argument("--out", required=True, help="directory for the runs and the table")
-    for flag, default, text in [
-        ("--samples", 100, "importance samples per test item for perplexity"),
-        ("--psis-samples", 200, "guide samples per analysed item for PSIS k-hat (100+)"),
-        ("--analysis-items", 200, "test items used for the amortization gap and PSIS k-hat"),
-        ("--gap-steps", 100, "Adam steps of the per-item optimization behind the gap"),
-        ("--grad-estimates", 20, "gradient estimates on one batch for the gradient variance"),
+    defaults = Measurements()
+    for flag, dest, text in [
+        ("--samples", "eval_samples", "importance samples per test item for perplexity"),
+        ("--psis-samples", "psis_samples", "guide samples per analysed item for PSIS k-hat"),
+        ("--analysis-items", "analysis_items", "test items for the amortization gap and k-hat"),
+        ("--gap-steps", "gap_steps", "Adam steps of the per-item optimization behind the gap"),
+        ("--grad-estimates", "grad_estimates", "gradient estimates for the gradient variance"),
     ]:
-        cp.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
+        default = getattr(defaults, dest)
+        cp.add_argument(flag, dest=dest, type=int, default=default,
+                        help=f"{text} (default {default})")  # fmt: skip
     cp.add_argument(
         "--reuse",
         action="store_true",
@@ -59,23 +68,10 @@ def run(args: argparse.Namespace) -> int:
     base = configs[args.guides[0]]
     data = load_data(base, args.data or "synthetic", valid_fraction=args.valid_fraction,
                      max_vocab=args.max_vocab, max_length=args.max_length)  # fmt: skip
-    rows = compare_guides(
-        base,
-        args.guides,
-        data,
-        args.out,
-        overrides={
-            g: {"objective": c.objective, "guide_kwargs": c.guide_kwargs, "clip_norm": c.clip_norm}
-            for g, c in configs.items()
-        },
-        eval_samples=args.samples,
-        analysis_items=args.analysis_items,
-        gap_steps=args.gap_steps,
-        grad_estimates=args.grad_estimates,
-        psis_samples=args.psis_samples,
-        reuse=args.reuse,
-        progress=not args.no_progress,
-    )
+    overrides = guide_overrides(configs)
+    measure = {f.name: getattr(args, f.name) for f in fields(Measurements)}
+    rows = compare_guides(base, args.guides, data, args.out, overrides,
+                          not args.no_progress, args.reuse, **measure)  # fmt: skip
     print(comparison_markdown(rows), end="")
     print(f"wrote {args.out}/comparison.md, comparison.json and curves.png")
     return 0

@@ -17,51 +17,44 @@ from ppl_vae.evaluation.generation import (
 from ppl_vae.ops.rng import own_rng
 from ppl_vae.runs.run import load_sentence_run
 
+COMMANDS = {  # name: (help, description)
+    "sample": ("sentences from the prior of a sentence VAE", "Decode z ~ N(0, I) into sentences."),
+    "reconstruct": (
+        "decode sentences through the posterior",
+        "For each sentence, decode the posterior mean (MEAN) and samples of q(z|x) (SAMP), as in "
+        "Bowman et al.'s Table 4.",
+    ),
+    "interpolate": (
+        "homotopy between two sentences",
+        "Decode evenly spaced points between the posterior means of two sentences.",
+    ),
+}
+
 
 def add_parsers(sub) -> None:
-    sm = sub.add_parser(
-        "sample",
-        help="sentences from the prior of a sentence VAE",
-        description="Decode z ~ N(0, I) into sentences.",
-    )
-    sm.add_argument("run_dir", help="a sentence-vae run directory")
-    sm.add_argument("--n", type=int, default=10, help="how many sentences (default 10)")
-    how = sm.add_mutually_exclusive_group()
-    how.add_argument(
-        "--greedy", action="store_true", help="most probable word at each step (the default)"
-    )
-    how.add_argument(
-        "--temperature", type=float, default=None, help="sample each word with logits divided by T"
-    )
+    p = {}
+    for name, (text, description) in COMMANDS.items():
+        p[name] = sub.add_parser(name, help=text, description=description)
+        p[name].add_argument("run_dir", help="a sentence-vae run directory")
+        if name != "interpolate":
+            p[name].add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p["sample"].add_argument("--n", type=int, default=10, help="how many sentences (default 10)")
+    p["sample"].add_argument("--max-length", type=int, default=30, help="most words (default 30)")
+    how = p["sample"].add_mutually_exclusive_group()
+    how.add_argument("--greedy", action="store_true", help="most probable word (the default)")
+    how.add_argument("--temperature", type=float, help="sample each word with logits / T")
     how.add_argument("--beam", type=int, default=None, help="beam search with this width")
-    sm.add_argument("--max-length", type=int, default=30, help="most words (default 30)")
-    sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sm.set_defaults(run=run_sample)
-
-    rc = sub.add_parser(
-        "reconstruct",
-        help="decode sentences through the posterior",
-        description="For each sentence, decode the posterior mean (MEAN) and "
-        "samples of q(z|x) (SAMP), as in Bowman et al.'s Table 4.",
-    )
-    rc.add_argument("run_dir", help="a sentence-vae run directory")
-    rc.add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
-    rc.add_argument("--samples", type=int, default=3, help="SAMP rows per sentence (default 3)")
-    rc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    rc.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
-    rc.set_defaults(run=run_reconstruct)
-
-    ip = sub.add_parser(
-        "interpolate",
-        help="homotopy between two sentences",
-        description="Decode evenly spaced points between the posterior means of two sentences.",
-    )
-    ip.add_argument("run_dir", help="a sentence-vae run directory")
-    ip.add_argument("a", help="the first sentence")
-    ip.add_argument("b", help="the second sentence")
-    ip.add_argument("--steps", type=int, default=5, help="points, ends included (default 5)")
-    ip.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
-    ip.set_defaults(run=run_interpolate)
+    p["reconstruct"].add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
+    p["reconstruct"].add_argument("--samples", type=int, default=3, help="SAMP rows per "
+                                  "sentence (default 3)")  # fmt: skip
+    p["interpolate"].add_argument("a", help="the first sentence")
+    p["interpolate"].add_argument("b", help="the second sentence")
+    p["interpolate"].add_argument("--steps", type=int, default=5, help="points, ends included (5)")
+    for name in ("reconstruct", "interpolate"):
+        p[name].add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy (default)")
+    for name, run in (("sample", run_sample), ("reconstruct", run_reconstruct),
+                      ("interpolate", run_interpolate)):  # fmt: skip
+        p[name].set_defaults(run=run)
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Corpora: NVDM ``.feat`` bags of words, plain text, and the embedded synthetic default."""
 
 from ppl_vae.data.bow import BowCorpus, LoadReport
+from ppl_vae.data.corpus import Corpus
 from ppl_vae.data.errors import DataError
 from ppl_vae.data.feat import load_feat, load_vocab, save_feat, save_vocab
 from ppl_vae.data.splits import SYNTHETIC, DocumentSplits, data_root, load_documents
@@ -10,6 +11,7 @@ from ppl_vae.data.text import build_vocab, load_text_bow, tokenize
 __all__ = [
     "SYNTHETIC",
     "BowCorpus",
+    "Corpus",
     "DataError",
     "DocumentSplits",
     "LoadReport",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ppl_vae.data.corpus import log_lines, log_unknown
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,23 +33,8 @@ class LoadReport:
         return len(self.empty_lines)
 
     def log(self) -> None:
-        if self.empty_lines:
-            shown = ", ".join(map(str, self.empty_lines[:10]))
-            more = " ..." if len(self.empty_lines) > 10 else ""
-            logger.warning(
-                "%s: skipped %d empty document(s) at line(s) %s%s",
-                self.source,
-                len(self.empty_lines),
-                shown,
-                more,
-            )
-        if self.unknown_tokens:
-            logger.warning(
-                "%s: dropped %d token(s) of %d word type(s) not in the vocabulary",
-                self.source,
-                self.unknown_tokens,
-                self.unknown_types,
-            )
+        log_lines(self.source, "skipped %d empty document(s)", self.empty_lines)
+        log_unknown(self.source, "dropped", self.unknown_tokens, self.unknown_types)
 
     def to_dict(self) -> dict:
         return {

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ppl_vae.data.corpus import log_lines, log_unknown
 from ppl_vae.data.errors import DataError
 from ppl_vae.data.lines import read_lines
 from ppl_vae.data.synthetic_sentences import SentenceSpec, generate_sentences
@@ -73,22 +74,11 @@ class SentenceLoadReport:
     unknown_types: int = 0
 
     def log(self) -> None:
-        for what, lines in (
-            ("skipped %d empty line(s)", self.empty_lines),
-            ("truncated %d sentence(s)", self.truncated_lines),
-        ):
-            if lines:
-                shown = ", ".join(map(str, lines[:10])) + (" ..." if len(lines) > 10 else "")
-                logger.warning(f"%s: {what} at line(s) %s", self.source, len(lines), shown)
+        log_lines(self.source, "skipped %d empty line(s)", self.empty_lines)
+        log_lines(self.source, "truncated %d sentence(s)", self.truncated_lines)
         if self.truncated_words:
             logger.warning("%s: truncation dropped %d word(s)", self.source, self.truncated_words)
-        if self.unknown_tokens:
-            logger.warning(
-                "%s: replaced %d token(s) of %d word type(s) not in the vocabulary by <unk>",
-                self.source,
-                self.unknown_tokens,
-                self.unknown_types,
-            )
+        log_unknown(self.source, "replaced by <unk>", self.unknown_tokens, self.unknown_types)
 
     def to_dict(self) -> dict:
         return {

@@ -56,6 +56,29 @@ def gradient_variance(
         raise ValueError(f"num_estimates must be >= 2, got {num_estimates}")
     args = batch if isinstance(batch, tuple) else (batch,)
     guide_params, baseline_params, model_params = _registered_params(model, guide, args)
+    chosen = _chosen(params, guide_params, baseline_params, model_params)
+    touched = _unique([*chosen, *guide_params, *model_params])
+    saved = [p.grad for p in touched]
+    mean = m2 = None
+    try:
+        for n in range(1, num_estimates + 1):
+            for p in touched:
+                p.grad = None
+            g = _estimate(loss, model, guide, args, chosen)
+            if mean is None:
+                mean, m2 = torch.zeros_like(g), torch.zeros_like(g)
+            delta = g - mean  # Welford's running mean and sum of squared deviations
+            mean += delta / n
+            m2 += delta * (g - mean)
+    finally:
+        for p, grad in zip(touched, saved):
+            p.grad = grad
+    result = _summary(mean, m2 / (num_estimates - 1), num_estimates)
+    logger.debug("gradient variance: %s", result)
+    return result
+
+
+def _chosen(params, guide_params, baseline_params, model_params) -> list[torch.Tensor]:
     if params == "guide":
         chosen = [p for p in guide_params if all(p is not b for b in baseline_params)]
     elif params == "model":
@@ -66,38 +89,29 @@ def gradient_variance(
         chosen = list(params)
     if not chosen:
         raise ValueError("no parameters to differentiate")
-    touched = _unique([*chosen, *guide_params, *model_params])
-    saved = [p.grad for p in touched]
+    return chosen
+
+
+def _estimate(loss, model, guide, args: tuple, chosen: list[torch.Tensor]) -> torch.Tensor:
+    """One gradient estimate of ``loss`` with respect to ``chosen``, flattened, in float64."""
     differentiable = getattr(loss, "differentiable_loss", None)
-    mean = m2 = None
-    try:
-        for n in range(1, num_estimates + 1):
-            for p in touched:
-                p.grad = None
-            if differentiable is not None:
-                value = differentiable(model, guide, *args)
-                grads = torch.autograd.grad(value, chosen, allow_unused=True)
-            else:
-                loss.loss_and_grads(model, guide, *args)
-                grads = [p.grad for p in chosen]
-            g = torch.cat(
-                [
-                    (torch.zeros_like(p) if d is None else d).detach().reshape(-1).double()
-                    for p, d in zip(chosen, grads)
-                ]
-            )
-            if mean is None:
-                mean, m2 = torch.zeros_like(g), torch.zeros_like(g)
-            delta = g - mean  # Welford's running mean and sum of squared deviations
-            mean += delta / n
-            m2 += delta * (g - mean)
-    finally:
-        for p, grad in zip(touched, saved):
-            p.grad = grad
-    variance = m2 / (num_estimates - 1)
+    if differentiable is not None:
+        grads = torch.autograd.grad(differentiable(model, guide, *args), chosen, allow_unused=True)
+    else:
+        loss.loss_and_grads(model, guide, *args)
+        grads = [p.grad for p in chosen]
+    return torch.cat(
+        [
+            (torch.zeros_like(p) if d is None else d).detach().reshape(-1).double()
+            for p, d in zip(chosen, grads)
+        ]
+    )
+
+
+def _summary(mean: torch.Tensor, variance: torch.Tensor, num_estimates: int) -> dict:
     total = float(variance.sum())
     signal = float(mean.pow(2).sum())
-    result = {
+    return {
         "mean_variance": float(variance.mean()),
         "total_variance": total,
         "mean_grad_sq_norm": signal,
@@ -105,8 +119,6 @@ def gradient_variance(
         "num_params": int(variance.numel()),
         "num_estimates": num_estimates,
     }
-    logger.debug("gradient variance: %s", result)
-    return result
 
 
 def _registered_params(

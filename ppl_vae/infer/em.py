@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import torch
 from tqdm.auto import tqdm
@@ -34,6 +33,7 @@ from ppl_vae.infer.mixture_fit import (
     DEFAULT_CHUNK_SIZE,
     MixtureFit,
     SparseChunk,
+    best_of_restarts,
     chunk_log_joint,
     dirichlet_log_density,
     sparse_chunks,
@@ -251,61 +251,19 @@ def fit_em(
         raise ValueError("num_components and restarts must be >= 1")
     if len(corpus) == 0:
         raise ValueError("cannot fit a mixture to an empty corpus")
-    start = time.perf_counter()
     chunks = sparse_chunks(corpus, chunk_size)
-    best: tuple | None = None
-    finals: list[float] = []
-    counts: list[int] = []
-    for r in range(restarts):
+    concentrations = dict(
+        weight_concentration=weight_concentration, beta_concentration=beta_concentration
+    )
+
+    def restart(r: int):
         generator = torch.Generator().manual_seed(seed + r)
-        log_weights, log_topics = initial_parameters(
-            chunks,
-            num_components,
-            weight_concentration=weight_concentration,
-            beta_concentration=beta_concentration,
-            init=init,
-            generator=generator,
-        )
+        start = initial_parameters(chunks, num_components, init=init, generator=generator,
+                                   **concentrations)  # fmt: skip
         log_weights, log_topics, history = run_em(
-            chunks,
-            log_weights,
-            log_topics,
-            weight_concentration=weight_concentration,
-            beta_concentration=beta_concentration,
-            iterations=iterations,
-            tol=tol,
-            progress=progress,
-            desc=f"EM K={num_components} restart {r + 1}/{restarts}",
-        )
-        finals.append(history[-1])
-        counts.append(len(history) - 1)
-        logger.info(
-            "EM restart %d/%d: objective %.6f nats after %d iterations",
-            r + 1,
-            restarts,
-            history[-1],
-            len(history) - 1,
-        )
-        if best is None or history[-1] > best[2][-1]:
-            best = (log_weights, log_topics, history)
-    log_weights, log_topics, history = best
-    seconds = time.perf_counter() - start
-    logger.info(
-        "EM K=%d: best objective %.6f nats of %d restart(s), %.1f s",
-        num_components,
-        history[-1],
-        restarts,
-        seconds,
-    )
-    return MixtureFit(
-        log_weights=log_weights,
-        log_topics=log_topics,
-        history=history,
-        weight_concentration=weight_concentration,
-        beta_concentration=beta_concentration,
-        method="em",
-        iterations=len(history) - 1,
-        seconds=seconds,
-        restart_objectives=finals,
-        restart_iterations=counts,
-    )
+            chunks, *start, iterations=iterations, tol=tol, progress=progress,
+            desc=f"EM K={num_components} restart {r + 1}/{restarts}", **concentrations,
+        )  # fmt: skip
+        return log_weights, log_topics, history, history[-1], len(history) - 1
+
+    return best_of_restarts("EM", num_components, restarts, restart, **concentrations)

@@ -159,25 +159,20 @@ def _check_plate(model_tr, guide_tr, plate: str | None) -> str:
     return plate
 
 
-def check_sites_in_plate(
-    model: Callable,
-    guide: Callable,
-    args: tuple,
-    plate: str | None = None,
-    kwargs: dict | None = None,
-) -> str:
+def check_sites_in_plate(model: Callable, guide: Callable, args: tuple, **options) -> str:
     """Check that every sample site of ``model`` and ``guide`` lies inside the data plate.
 
     Runs the guide on ``args`` and ``kwargs`` once, and the model against it (on a forked RNG,
     without gradients).
 
-    :param plate: the data plate's name; by default the outermost plate of the model's first
-        observed site.
+    :param options: ``plate``, the data plate's name (by default the outermost plate of the
+        model's first observed site), and ``kwargs``, the keyword arguments of both.
     :returns: the data plate's name.
     :raises SiteOutsidePlateError: (a :class:`ValueError`) naming the first site that is not
         inside the plate, or is inside only a sequential ``for ... in pyro.plate``.
     """
-    return _check_plate(*_traces(model, guide, args, kwargs), plate)
+    traces = _traces(model, guide, args, options.get("kwargs"))
+    return _check_plate(*traces, options.get("plate"))
 
 
 def check_iwae(

@@ -11,8 +11,11 @@ Corpora are processed in chunks of documents held as sparse CSR count matrices, 
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +25,8 @@ from ppl_vae.data.bow import BowCorpus
 from ppl_vae.models.mixture import mixture_log_joint
 from ppl_vae.ops.exact import log_evidence, log_posterior
 from ppl_vae.ops.metrics import ItemEstimates, perplexity_corpus, perplexity_per_document
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 2000
 
@@ -231,3 +236,48 @@ class MixtureFit:
         state["log_weights"] = torch.as_tensor(state["log_weights"], dtype=torch.float64)
         state["log_topics"] = torch.as_tensor(state["log_topics"], dtype=torch.float64)
         return cls(**state)
+
+
+#: one restart: ``(log_weights, log_topics, history, final objective, iterations)``
+Restart = tuple[torch.Tensor, torch.Tensor, list[float], float, int]
+
+
+def best_of_restarts(
+    method: str,
+    num_components: int,
+    restarts: int,
+    run: Callable[[int], Restart],
+    weight_concentration: float,
+    beta_concentration: float,
+) -> MixtureFit:
+    """Run ``run(r)`` for ``r = 0 .. restarts - 1`` and keep the restart with the highest final
+    training objective (the first of equals), as a :class:`MixtureFit` that also records every
+    restart's objective and length. Used by EM and by SVI with the class enumerated."""
+    start = time.perf_counter()
+    results = []
+    for r in range(restarts):
+        results.append(run(r))
+        final, iterations = results[-1][3:]
+        logger.info(
+            "%s restart %d/%d: objective %.6f nats after %d iterations",
+            method, r + 1, restarts, final, iterations,
+        )  # fmt: skip
+    best = max(range(restarts), key=lambda r: results[r][3])
+    log_weights, log_topics, history, final, iterations = results[best]
+    seconds = time.perf_counter() - start
+    logger.info(
+        "%s K=%d: best objective %.6f nats of %d restart(s), %.1f s",
+        method, num_components, final, restarts, seconds,
+    )  # fmt: skip
+    return MixtureFit(
+        log_weights=log_weights,
+        log_topics=log_topics,
+        history=history,
+        weight_concentration=weight_concentration,
+        beta_concentration=beta_concentration,
+        method=method.lower(),
+        iterations=iterations,
+        seconds=seconds,
+        restart_objectives=[r[3] for r in results],
+        restart_iterations=[r[4] for r in results],
+    )

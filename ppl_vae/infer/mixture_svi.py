@@ -13,7 +13,6 @@ minibatch is an unbiased estimate of the same MAP objective EM maximizes,
 from __future__ import annotations
 
 import logging
-import time
 
 import pyro
 import torch
@@ -24,7 +23,13 @@ from tqdm.auto import tqdm
 
 from ppl_vae.data.bow import BowCorpus
 from ppl_vae.infer.em import check_map_concentrations, initial_parameters
-from ppl_vae.infer.mixture_fit import DEFAULT_CHUNK_SIZE, MixtureFit, SparseChunk, sparse_chunks
+from ppl_vae.infer.mixture_fit import (
+    DEFAULT_CHUNK_SIZE,
+    MixtureFit,
+    SparseChunk,
+    best_of_restarts,
+    sparse_chunks,
+)
 from ppl_vae.models.mixture import MixtureOfMultinomials
 
 logger = logging.getLogger(__name__)
@@ -164,52 +169,19 @@ def fit_mixture_svi(
     check_map_concentrations(weight_concentration, beta_concentration)
     if len(corpus) == 0:
         raise ValueError("cannot fit a mixture to an empty corpus")
-    start = time.perf_counter()
     chunks = sparse_chunks(corpus, chunk_size)
-    best, finals = None, []
-    for r in range(restarts):
+    concentrations = dict(
+        weight_concentration=weight_concentration, beta_concentration=beta_concentration
+    )
+
+    def restart(r: int):
         log_weights, log_topics, history = svi_run(
-            corpus,
-            chunks,
-            num_components,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed + r,
-            beta_concentration=beta_concentration,
-            weight_concentration=weight_concentration,
-            final_lr_fraction=final_lr_fraction,
-            init=init,
-            track_objective=track_objective,
-            progress=progress,
-            desc=f"SVI K={num_components} restart {r + 1}/{restarts}",
-        )
-        final = MixtureFit(
-            log_weights, log_topics, [], weight_concentration, beta_concentration
-        ).objective(chunks)
-        finals.append(final)
-        logger.info("SVI restart %d/%d: objective %.6f nats", r + 1, restarts, final)
-        if best is None or final > best[3]:
-            best = (log_weights, log_topics, history, final)
-    log_weights, log_topics, history, final = best
-    seconds = time.perf_counter() - start
-    logger.info(
-        "SVI K=%d: best objective %.6f nats of %d restart(s), %d epochs each, %.1f s",
-        num_components,
-        final,
-        restarts,
-        epochs,
-        seconds,
-    )
-    return MixtureFit(
-        log_weights=log_weights,
-        log_topics=log_topics,
-        history=history,
-        weight_concentration=weight_concentration,
-        beta_concentration=beta_concentration,
-        method="svi",
-        iterations=epochs,
-        seconds=seconds,
-        restart_objectives=finals,
-        restart_iterations=[epochs] * restarts,
-    )
+            corpus, chunks, num_components, epochs=epochs, batch_size=batch_size, lr=lr,
+            seed=seed + r, final_lr_fraction=final_lr_fraction, init=init,
+            track_objective=track_objective, progress=progress,
+            desc=f"SVI K={num_components} restart {r + 1}/{restarts}", **concentrations,
+        )  # fmt: skip
+        final = MixtureFit(log_weights, log_topics, [], **concentrations).objective(chunks)
+        return log_weights, log_topics, history, final, epochs
+
+    return best_of_restarts("SVI", num_components, restarts, restart, **concentrations)

@@ -166,32 +166,39 @@ def refine_gaussian(
     with torch.enable_grad():
         if num_samples > 1 and max_plate_nesting is None:
             max_plate_nesting = _max_plate_nesting(model, model_args, model_kwargs, site, loc)
-        params = [loc, log_scale] if through else _leaves(loc, log_scale)
-        state = [[torch.zeros_like(p) for p in params] for _ in range(2)]
-        for step in range(1, steps + 1):
-            elbo = gaussian_elbo_per_item(
-                model,
-                model_args,
-                *params,
-                num_samples,
-                model_kwargs=model_kwargs,
-                site=site,
-                plate=plate,
-                max_plate_nesting=max_plate_nesting,
-            )
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("refinement step %d: mean ELBO %.4f", step, float(elbo.mean()))
-            grads = torch.autograd.grad(elbo.sum(), params, create_graph=through)
-            if max_grad_norm is not None:
-                grads = _clip_per_item(grads, max_grad_norm)
-            moves = _moves(optimizer, grads, state, step, step_size, momentum, betas, eps)
-            params = [p + d for p, d in zip(params, moves)]
-            if not through:
-                params = _leaves(*params)
+
+        def elbo(loc: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+            return gaussian_elbo_per_item(
+                model, model_args, loc, log_scale, num_samples, model_kwargs=model_kwargs,
+                site=site, plate=plate, max_plate_nesting=max_plate_nesting,
+            )  # fmt: skip
+
+        rule = (optimizer, step_size, momentum, betas, eps, max_grad_norm)
+        params = _ascend(elbo, loc, log_scale, steps, rule, through)
     if through:
         return params[0], params[1]
     refined_loc, refined_log_scale = (p.detach() for p in params)
     return loc + (refined_loc - loc).detach(), log_scale + (refined_log_scale - log_scale).detach()
+
+
+def _ascend(elbo, loc, log_scale, steps: int, rule: tuple, through: bool) -> list[torch.Tensor]:
+    """``steps`` steps of ``rule`` (optimizer, step size, momentum, betas, eps, clipping) up
+    ``elbo(loc, log_scale)`` (per item), keeping the graph when ``through``."""
+    optimizer, step_size, momentum, betas, eps, max_grad_norm = rule
+    params = [loc, log_scale] if through else _leaves(loc, log_scale)
+    state = [[torch.zeros_like(p) for p in params] for _ in range(2)]
+    for step in range(1, steps + 1):
+        value = elbo(*params)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("refinement step %d: mean ELBO %.4f", step, float(value.mean()))
+        grads = torch.autograd.grad(value.sum(), params, create_graph=through)
+        if max_grad_norm is not None:
+            grads = _clip_per_item(grads, max_grad_norm)
+        moves = _moves(optimizer, grads, state, step, step_size, momentum, betas, eps)
+        params = [p + d for p, d in zip(params, moves)]
+        if not through:
+            params = _leaves(*params)
+    return params
 
 
 def _clip_per_item(grads: tuple[torch.Tensor, ...], max_norm: float) -> list[torch.Tensor]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,28 +120,44 @@ def _seconds_per_epoch(history: list[dict]) -> float:
     return history[-1]["seconds"] / history[-1]["epoch"] if history else float("nan")
 
 
+@dataclass
+class Measurements:
+    """How much each comparison row measures."""
+
+    eval_samples: int = 100  # importance samples per test item, for perplexity
+    analysis_items: int = 200  # test items for the amortization gap and PSIS k-hat
+    gap_steps: int = 100  # Adam steps of the per-item optimization behind the gap
+    grad_estimates: int = 20  # gradient estimates on one batch, for the gradient variance
+    psis_samples: int = 200  # guide samples per analysed item for k-hat (100+ to be usable)
+
+
+def guide_overrides(configs: dict[str, TrainConfig]) -> dict[str, dict]:
+    """What each guide's config sets differently from the others' (objective, sizes, clipping),
+    as ``compare_guides``'s ``overrides``."""
+    return {
+        g: {"objective": c.objective, "guide_kwargs": c.guide_kwargs, "clip_norm": c.clip_norm}
+        for g, c in configs.items()
+    }
+
+
 def compare_guides(
     base: TrainConfig,
     guides: Sequence[str],
     data,
     out_dir: str | Path,
     overrides: dict[str, dict] | None = None,
-    eval_samples: int = 100,
-    analysis_items: int = 200,
-    gap_steps: int = 100,
-    grad_estimates: int = 20,
-    psis_samples: int = 200,
     progress: bool = False,
     reuse: bool = False,
+    **measurements: int,
 ) -> list[GuideComparison]:
     """Train ``base.model`` once per guide in ``guides`` and measure each on ``data.test``.
 
     Each guide trains in ``out_dir/<guide>/`` with ``base`` (same seed, data and budget) and
     the fields of ``overrides[guide]``, e.g. ``{"score-function": {"objective": "nvil",
-    "clip_norm": 10.0}}`` for what a guide needs. Perplexities use ``eval_samples``
-    importance samples per test item; the PSIS ``k`` (from ``psis_samples`` samples, at least
-    100 for a usable ``k``) and the amortization gap use the first ``analysis_items`` test
-    items. Writes ``comparison.json``,
+    "clip_norm": 10.0}}`` for what a guide needs. ``measurements`` are the fields of
+    :class:`Measurements`: perplexities use ``eval_samples`` importance samples per test item;
+    the PSIS ``k`` (from ``psis_samples`` samples, at least 100 for a usable ``k``) and the
+    amortization gap use the first ``analysis_items`` test items. Writes ``comparison.json``,
     ``comparison.md`` and ``curves.png`` to ``out_dir``, and each guide's row to
     ``out_dir/<guide>/comparison.json``.
 
@@ -149,6 +165,7 @@ def compare_guides(
     resumes it (a finished run is not retrained), and a finished row is not measured again:
     an interrupted comparison continues where it stopped.
     """
+    measure = Measurements(**measurements)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     overrides = overrides or {}
@@ -173,18 +190,7 @@ def compare_guides(
                 rows.append(saved)  # measured after the same training
                 continue
         rows.append(
-            measure_guide(
-                out_dir / name,
-                data,
-                eval_samples,
-                analysis_items,
-                gap_steps,
-                grad_estimates,
-                psis_samples,
-                histories[name],
-                device,
-                progress,
-            )
+            measure_guide(out_dir / name, data, measure, histories[name], device, progress)
         )
         rows[-1].status = status
         row_file.write_text(json.dumps(asdict(rows[-1]), indent=2) + "\n")
@@ -206,11 +212,7 @@ def _same_config(run_dir: Path, config: TrainConfig) -> bool:
 def measure_guide(
     run_dir: Path,
     data,
-    eval_samples: int,
-    analysis_items: int,
-    gap_steps: int,
-    grad_estimates: int,
-    psis_samples: int,
+    measure: Measurements,
     history: list[dict],
     device: torch.device,
     progress: bool = False,
@@ -219,35 +221,30 @@ def measure_guide(
     run = load_run(run_dir, device=device)
     model, guide, config = run.model, run.guide, run.config
     with own_rng(config.seed):  # seeded draws, without reseeding the caller's RNG
-        ev = evaluate(model, guide, data.test, eval_samples, device=device, progress=progress)
-        args = _first_items(data.test, analysis_items, device)
+        m = measure
+        ev = evaluate(model, guide, data.test, m.eval_samples, device=device, progress=progress)
+        args = _first_items(data.test, m.analysis_items, device)
         mi = guide_mutual_information(guide, [(args, None)])
         with torch.no_grad(), poutine.block():
             log_w = torch.stack(
-                [particle_terms(model, guide, *args).log_weight for _ in range(psis_samples)]
+                [particle_terms(model, guide, *args).log_weight for _ in range(m.psis_samples)]
             )
         khat = khat_summary(psis_diagnostics(log_w.numpy())[1])
         # the PSIS draws give the guide's ELBO on these items too
-        amortized, best = amortization_gap(model, guide, args, steps=gap_steps, log_weights=log_w)
+        amortized, best = amortization_gap(model, guide, args, steps=m.gap_steps, log_weights=log_w)
 
         train_args = _first_items(data.train, config.batch_size, device)
         objective = make_objective(config.objective, config.num_particles, config.free_bits)
         model.train()
         guide.train()
-        variance = gradient_variance(model, guide, objective, train_args, grad_estimates)
+        variance = gradient_variance(model, guide, objective, train_args, m.grad_estimates)
         model.eval()
         guide.eval()
+    shared = {f.name for f in fields(GuideComparison)} & set(ev.to_dict())
     return GuideComparison(
         guide=config.guide,
         objective=config.objective,
-        ppl_doc_elbo=ev.ppl_doc_elbo,
-        ppl_doc_iw=ev.ppl_doc_iw,
-        ppl_corpus_elbo=ev.ppl_corpus_elbo,
-        ppl_corpus_iw=ev.ppl_corpus_iw,
-        elbo=ev.elbo,
-        nll_iw=ev.nll_iw,
-        kl=ev.kl,
-        active_units=ev.active_units,
+        **{k: getattr(ev, k) for k in shared},
         mutual_information=mi,
         amortization_gap=float(np.mean(best - amortized)),
         khat_share_above_07=khat["share_gt_0.7"],
