@@ -7,6 +7,7 @@ import torch
 from ppl_vae.evaluation import (
     active_units,
     estimate_items,
+    evaluate,
     perplexity_corpus,
     perplexity_per_document,
 )
@@ -178,3 +179,20 @@ def test_an_empty_document_does_not_change_the_perplexities(tiny_corpus):
     assert results[1].documents == 3
     assert results[0].ppl_doc_iw == pytest.approx(results[1].ppl_doc_iw)
     assert results[0].ppl_doc_elbo == pytest.approx(results[1].ppl_doc_elbo)
+
+
+def test_one_entry_point_evaluates_an_exact_model_without_a_guide(tiny_corpus):
+    from ppl_vae.infer.em import fit_em
+
+    fit = fit_em(tiny_corpus.train, 3, iterations=5, restarts=1)
+    ev = evaluate(fit, None, tiny_corpus.test)
+    exact = fit.perplexity(tiny_corpus.test)
+    assert ev.exact and ev.num_samples == 0 and ev.documents == len(tiny_corpus.test)
+    assert ev.ppl_doc_elbo == ev.ppl_doc_iw == pytest.approx(exact["per_document"], rel=1e-12)
+    assert ev.ppl_corpus_iw == pytest.approx(exact["corpus"], rel=1e-12)
+    assert 1 <= ev.active_units <= 3 and ev.kl >= 0
+
+
+def test_a_model_without_a_guide_must_evaluate_itself(tiny_corpus):
+    with pytest.raises(TypeError, match="needs a guide"):
+        evaluate(NVDM(tiny_corpus.train.vocab_size, 3), None, tiny_corpus.test)

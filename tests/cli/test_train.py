@@ -1,3 +1,5 @@
+"""``ppl-vae train``."""
+
 import json
 import os
 import signal
@@ -9,32 +11,9 @@ import pytest
 
 from ppl_vae.cli import main
 from ppl_vae.config import TrainConfig
-from ppl_vae.data import save_feat, save_vocab
 from ppl_vae.runs import read_metrics, run_training
 from ppl_vae.training.checkpoint import load_checkpoint
-
-SMALL = ["--latent-dim", "8", "--hidden", "32", "--no-progress", "--eval-samples", "5"]
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    assert main(["train", "nvdm", "--out", str(out), "--epochs", "2", *SMALL]) == 0
-    return out
-
-
-def test_train_on_the_embedded_corpus_reports_metrics_recovery_and_topics(trained_run, capsys):
-    main(["evaluate", str(trained_run), "--samples", "3", "--no-progress"])
-    assert "perplexity per document, ELBO bound" in capsys.readouterr().out
-    assert {
-        "checkpoint.pt",
-        "best.pt",
-        "metrics.jsonl",
-        "curves.png",
-        "config.json",
-        "vocab.txt",
-    } <= {p.name for p in trained_run.iterdir()}
-    assert len(read_metrics(trained_run)) == 2
+from tests.cli.flags import SMALL, TINY_SENTENCES
 
 
 def test_train_prints_tables(tmp_path, capsys):
@@ -48,28 +27,6 @@ def test_train_prints_tables(tmp_path, capsys):
         "z[",
     ):
         assert text in out
-
-
-def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
-    assert main(["evaluate", str(trained_run), "--samples", "4", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    for key in (
-        "ppl_doc_elbo",
-        "ppl_doc_iw",
-        "ppl_corpus_elbo",
-        "ppl_corpus_iw",
-        "kl",
-        "active_units",
-    ):
-        assert isinstance(result[key], (int, float))
-    assert result["split"] == "test" and result["num_samples"] == 4
-    assert result["ppl_doc_iw"] <= result["ppl_doc_elbo"]
-
-
-def test_topics(trained_run, capsys):
-    assert main(["topics", str(trained_run), "--k", "4", "--json"]) == 0
-    topics = json.loads(capsys.readouterr().out)
-    assert len(topics) == 8 and all(len(words) == 4 for words in topics.values())
 
 
 def test_resume_extends_a_run(tmp_path):
@@ -103,53 +60,12 @@ def test_resume_may_change_the_learning_rate_schedule_and_patience(tmp_path):
         run_training(TrainConfig(epochs=3), tmp_path, resume=True, overrides={"batch_size": 8})
 
 
-def test_vocabulary_mismatch_is_a_clear_error(trained_run, tmp_path, tiny_corpus, capsys):
-    save_feat(tiny_corpus.train, tmp_path / "train.feat")
-    save_feat(tiny_corpus.test, tmp_path / "test.feat")
-    save_vocab(tiny_corpus.vocab, tmp_path / "vocab.new")
-    assert main(["evaluate", str(trained_run), "--data", str(tmp_path), "--samples", "2"]) == 2
-    err = capsys.readouterr().err
-    assert "vocabulary does not match checkpoint" in err and "60 words" in err
-
-
 def test_bad_data_is_reported_without_a_traceback(tmp_path, capsys):
     (tmp_path / "train.feat").write_text("1 1:1\n1 9:1\n")
     (tmp_path / "test.feat").write_text("1 1:1\n")
     (tmp_path / "vocab.new").write_text("a 1\nb 1\n")
     assert main(["train", "nvdm", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "train.feat:2: word id 9 out of range 1..2" in capsys.readouterr().err
-
-
-def test_corrupt_checkpoint_is_reported(trained_run, tmp_path, capsys):
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "best.pt").write_bytes((trained_run / "best.pt").read_bytes()[:1000])
-    assert main(["evaluate", str(bad)]) == 2
-    assert "not a readable checkpoint" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    "argv", [[], ["train"], ["evaluate"], ["topics"]], ids=["top", "train", "evaluate", "topics"]
-)
-def test_help_explains_every_flag(argv, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main([*argv, "--help"])
-    assert exit_.value.code == 0
-    out = capsys.readouterr().out
-    if argv == ["train"]:
-        for flag in (
-            "--data",
-            "--out",
-            "--resume",
-            "--anneal",
-            "--beta",
-            "--lr-decay",
-            "--patience",
-            "--device",
-            "--no-progress",
-            "--seed",
-        ):
-            assert flag in out
 
 
 def test_sigterm_leaves_a_resumable_checkpoint(tmp_path):
@@ -284,30 +200,6 @@ def test_guide_must_fit_the_model(tmp_path, capsys):
     assert "does not fit model 'nvdm'" in capsys.readouterr().err
 
 
-def test_evaluate_reads_the_chosen_checkpoint(trained_run, capsys):
-    results = {}
-    for which in ("best", "last"):
-        assert (
-            main(["evaluate", str(trained_run), "--samples", "2", "--json", "--checkpoint", which])
-            == 0
-        )
-        results[which] = json.loads(capsys.readouterr().out)["checkpoint"]
-    assert results["best"].endswith("best.pt") and results["last"].endswith("checkpoint.pt")
-
-
-TINY_SENTENCES = [
-    "--embedding-dim",
-    "16",
-    "--hidden-dim",
-    "16",
-    "--no-progress",
-    "--eval-samples",
-    "0",
-    "--epochs",
-    "1",
-]
-
-
 def test_sentence_vae_trains_and_reports_both_perplexity_conventions(tmp_path, capsys):
     out = str(tmp_path / "svae")
     assert (
@@ -361,65 +253,6 @@ def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["kl"] == 0 and r["nll_elbo"] == pytest.approx(r["nll_iw"])
     assert r["documents"] == 10
-
-
-def test_generation_commands(tmp_path, capsys):
-    out = str(tmp_path / "svae")
-    assert main(["train", "sentence-vae", "--out", out, *TINY_SENTENCES]) == 0
-    capsys.readouterr()
-    for argv in (
-        ["sample", out, "--n", "3", "--max-length", "6"],
-        ["sample", out, "--n", "2", "--beam", "2", "--max-length", "6"],
-        ["sample", out, "--n", "2", "--temperature", "0.7"],
-    ):
-        assert main(argv) == 0
-        assert len(capsys.readouterr().out.strip().splitlines()) == int(argv[3])
-    assert main(["reconstruct", out, "zebra", "--samples", "2"]) == 0
-    captured = capsys.readouterr()
-    assert captured.out.count("SAMP") == 2 and "MEAN" in captured.out
-    assert "read as <unk>" in captured.err
-    assert main(["interpolate", out, "a", "b", "--steps", "4"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 4
-    assert main(["reconstruct", out, "a b", "--samples", "1", "--beam", "2"]) == 0
-    assert capsys.readouterr().out.count("SAMP") == 1
-    assert main(["interpolate", out, "a", "b", "--steps", "3", "--beam", "2"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 3
-
-
-def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
-    out = str(tmp_path / "tied")
-    tied = ["--embedding-dim", "8", "--hidden-dim", "16", "--tie-embeddings"]  # projected
-    quick = ["--no-progress", "--eval-samples", "0", "--epochs", "1"]
-    assert main(["train", "sentence-vae", "--out", out, *tied, *quick]) == 0
-    config = json.loads((tmp_path / "tied" / "config.json").read_text())
-    assert config["model_kwargs"]["tie_embeddings"] is True
-    resumed = ["train", "sentence-vae", "--out", out, "--resume", "--epochs", "2"]
-    assert main([*resumed, "--no-progress", "--eval-samples", "0"]) == 0
-    assert len((tmp_path / "tied" / "metrics.jsonl").read_text().splitlines()) >= 2
-    capsys.readouterr()
-    assert main(["sample", out, "--n", "2", "--max-length", "5"]) == 0
-    assert capsys.readouterr().out.count("\n") == 2  # one line per sentence, empty or not
-
-
-def test_generation_needs_a_sentence_vae(trained_run, capsys):
-    assert main(["sample", str(trained_run)]) == 2
-    assert "needs a sentence-vae run" in capsys.readouterr().err
-
-
-def test_compare_trains_each_guide_and_prints_the_table(tmp_path, capsys):
-    argv = ["compare", "--guides", "diagonal,iaf", "--out", str(tmp_path), "--epochs", "1"]
-    argv += ["--latent-dim", "4", "--hidden", "16", "--samples", "4", "--psis-samples", "8"]
-    argv += ["--analysis-items", "10", "--gap-steps", "3", "--grad-estimates", "2"]
-    assert main([*argv, "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "| diagonal |" in out and "| iaf |" in out
-    rows = json.loads((tmp_path / "comparison.json").read_text())
-    assert [r["guide"] for r in rows] == ["diagonal", "iaf"]
-
-
-def test_compare_refuses_a_guide_of_another_model(tmp_path, capsys):
-    assert main(["compare", "--guides", "diagonal,lstm", "--out", str(tmp_path)]) == 2
-    assert "does not fit model 'nvdm'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

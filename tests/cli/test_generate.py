@@ -1,0 +1,49 @@
+"""``ppl-vae generate``."""
+
+import json
+
+from ppl_vae.cli import main
+from tests.cli.flags import TINY_SENTENCES
+
+
+def test_generation_commands(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert main(["train", "sentence-vae", "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    for argv in (
+        ["sample", out, "--n", "3", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--beam", "2", "--max-length", "6"],
+        ["sample", out, "--n", "2", "--temperature", "0.7"],
+    ):
+        assert main(argv) == 0
+        assert len(capsys.readouterr().out.strip().splitlines()) == int(argv[3])
+    assert main(["reconstruct", out, "zebra", "--samples", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("SAMP") == 2 and "MEAN" in captured.out
+    assert "read as <unk>" in captured.err
+    assert main(["interpolate", out, "a", "b", "--steps", "4"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    assert main(["reconstruct", out, "a b", "--samples", "1", "--beam", "2"]) == 0
+    assert capsys.readouterr().out.count("SAMP") == 1
+    assert main(["interpolate", out, "a", "b", "--steps", "3", "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
+    out = str(tmp_path / "tied")
+    tied = ["--embedding-dim", "8", "--hidden-dim", "16", "--tie-embeddings"]  # projected
+    quick = ["--no-progress", "--eval-samples", "0", "--epochs", "1"]
+    assert main(["train", "sentence-vae", "--out", out, *tied, *quick]) == 0
+    config = json.loads((tmp_path / "tied" / "config.json").read_text())
+    assert config["model_kwargs"]["tie_embeddings"] is True
+    resumed = ["train", "sentence-vae", "--out", out, "--resume", "--epochs", "2"]
+    assert main([*resumed, "--no-progress", "--eval-samples", "0"]) == 0
+    assert len((tmp_path / "tied" / "metrics.jsonl").read_text().splitlines()) >= 2
+    capsys.readouterr()
+    assert main(["sample", out, "--n", "2", "--max-length", "5"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2  # one line per sentence, empty or not
+
+
+def test_generation_needs_a_sentence_vae(trained_run, capsys):
+    assert main(["sample", str(trained_run)]) == 2
+    assert "needs a sentence-vae run" in capsys.readouterr().err
