@@ -147,11 +147,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def training_options() -> argparse.ArgumentParser:
     """The flags shared by ``train`` and ``compare``: data, sizes, objective and budget."""
     opts = argparse.ArgumentParser(add_help=False)
-    for flag, _, kwargs in TRAINING_FLAGS:
-        opts.add_argument(flag, **{"default": None, **kwargs})
     group = opts.add_argument_group("sentence models (sentence-vae, rnnlm)")
-    for flag, _, kwargs in SENTENCE_FLAGS:
-        group.add_argument(flag, **{"default": None, **kwargs})
+    for flags, where in ((TRAINING_FLAGS, opts), (SENTENCE_FLAGS, group)):
+        for flag, field, kwargs in flags:
+            dest = {"dest": field} if field else {}  # the flag's value lands on its field
+            where.add_argument(flag, **{"default": None, **dest, **kwargs})
     return opts
 
 
@@ -183,4 +183,10 @@ def config_from_args(args: argparse.Namespace, model: str, guide: str | None):
             **fields,
         )
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        message = str(e)
+        if "takes no option" in message:  # name the flags, not the keywords
+            for flag, field, _ in TRAINING_FLAGS + SENTENCE_FLAGS:
+                keyword = _KEYWORD.get(field, (field,))[0] if field in _NETWORK else None
+                if keyword and f"option {keyword}" in message and getattr(args, field, None):
+                    message += f" (set by {flag}, which does not apply to this model)"
+        raise UsageError(message) from None

@@ -25,3 +25,27 @@ def test_a_flag_replaces_only_its_own_default():
         guide_kwargs={"hidden_dim": 64},
     )
     assert config == expected and config.model_kwargs["embedding_dim"] == 353
+
+
+FLAGS = [
+    ("--hidden", "32,16", "guide_kwargs", {"hidden_sizes": [32, 16]}),
+    ("--encoder-dropout", "0.2", "guide_kwargs", {"dropout": 0.2}),
+    ("--particles", "3", "num_particles", 3),
+    ("--ema", "0", "ema_decay", 0.0),
+    ("--latent-dim", "7", "latent_dim", 7),
+    ("--lr-drop", "0.5", "lr_drop", 0.5),
+    ("--weight-decay", "0", "weight_decay", 0.0),
+    ("--clip-norm", "2", "clip_norm", 2.0),
+    ("--free-bits", "0.1", "free_bits", 0.1),
+    ("--seed", "4", "seed", 4),
+]
+
+
+@pytest.mark.parametrize("flag, value, where, expected", FLAGS, ids=[f[0] for f in FLAGS])
+def test_every_flag_reaches_its_field(flag, value, where, expected):
+    args = build_parser().parse_args(["train", "nvdm", "--out", "x", flag, value])
+    got = getattr(config_from_args(args, "nvdm", None), where)
+    if isinstance(expected, dict):
+        assert {k: got[k] for k in expected} == expected
+    else:
+        assert got == expected

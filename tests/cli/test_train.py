@@ -271,3 +271,9 @@ def test_train_refuses_a_guide_its_objective_cannot_train(tmp_path, capsys, guid
     assert f"the {guide} guide cannot be trained with the {objective} objective" in (
         capsys.readouterr().err
     )
+
+
+def test_a_flag_for_another_kind_of_model_is_refused_by_name(tmp_path, capsys):
+    argv = ["train", "sentence-vae", "--out", str(tmp_path), "--hidden", "32"]
+    assert main(argv) == 2
+    assert "set by --hidden, which does not apply" in capsys.readouterr().err
