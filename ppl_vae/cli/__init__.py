@@ -1,14 +1,18 @@
 """The ``ppl-vae`` command: one module per subcommand, each of which parses its flags, calls
 the library and prints. Library errors become one line on stderr and an exit status:
 
-* 2 for bad input (data, checkpoints, flags that cannot work together),
-* 1 for a run whose loss diverged.
+* 2 for bad input (data, checkpoints, run directories, flags that cannot work together),
+* 1 for a run whose loss diverged, or an unexpected fault,
+* 130 for a second Ctrl-C (the first saves a checkpoint and stops cleanly).
+
+With ``-v`` (or ``PPL_VAE_DEBUG=1`` in the environment) an unexpected fault shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +23,7 @@ from ppl_vae.cli.options import UsageError, training_options
 from ppl_vae.data import DataError
 from ppl_vae.training import TrainingDiverged
 from ppl_vae.training.checkpoint import CheckpointError
+from ppl_vae.training.files import RunError
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -46,11 +51,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    debug = getattr(args, "verbose", False) or os.environ.get("PPL_VAE_DEBUG") == "1"
     try:
         return args.run(args)
-    except (DataError, CheckpointError, UsageError) as e:
+    except (DataError, CheckpointError, UsageError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the last checkpoint written is intact", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        line = str(e).splitlines()[0] if str(e) else ""
+        print(f"error: {type(e).__name__}: {line} (-v shows the traceback)", file=sys.stderr)
         return 1

@@ -31,8 +31,13 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
     tr.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out from its last checkpoint (its saved config is used; "
-        "--epochs may extend it, and --lr, --lr-drop and --patience change it)",
+        help="continue the run in --out from its last checkpoint, exactly (its saved config and "
+        "budget are used; --epochs, --lr, --lr-drop and --patience change them)",
+    )
+    tr.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (without it, train refuses to touch one)",
     )
     tr.add_argument(
         "--guide",
@@ -78,13 +83,16 @@ def run(args: argparse.Namespace) -> int:
         return run_mixture(args)
     config = config_from_args(args, args.model, args.guide)
     data = None
-    if not args.resume:
+    if not args.resume or args.data:
         data = load_data(config, args.data or "synthetic", valid_fraction=args.valid_fraction,
                          max_vocab=args.max_vocab, max_length=args.max_length)  # fmt: skip
-    given = {"lr": args.lr, "lr_drop": args.lr_drop, "patience": args.patience}
+    given = {"epochs": args.epochs, "lr": args.lr, "lr_drop": args.lr_drop,
+             "patience": args.patience}  # fmt: skip
     overrides = {k: v for k, v in given.items() if v is not None} if args.resume else None
+    expect = {"model": args.model, **({"guide": args.guide} if args.guide else {})}
     result = run_training(config, args.out, resume=args.resume, progress=not args.no_progress,
-                          data=data, overrides=overrides)  # fmt: skip
+                          data=data, overrides=overrides, overwrite=args.overwrite,
+                          expect=expect)  # fmt: skip
     s = result.state
     print(
         f"{result.status} after {s.epoch} epochs ({s.step} steps, {s.seconds:.1f} s training); "

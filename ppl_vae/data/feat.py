@@ -7,6 +7,7 @@ Miao, Yu and Blunsom (2016), "Neural Variational Inference for Text Processing",
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ import numpy as np
 from ppl_vae.data.bow import BowCorpus, LoadReport
 from ppl_vae.data.errors import DataError
 from ppl_vae.data.lines import read_lines
+
+#: the largest count that float32, in which the models hold counts, stores exactly (2^24)
+MAX_COUNT = 2**24
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +82,15 @@ def load_feat(path: str | Path, vocab: list[str]) -> BowCorpus:
                 raise DataError(
                     path, f"word id {wid} out of range 1..{V} (ids are 1-based)", lineno
                 )
-            if not cnt > 0 or cnt != int(cnt):
+            if not math.isfinite(cnt) or not cnt > 0 or cnt != int(cnt):
                 raise DataError(path, f"count {c!r} of id {wid} is not a positive integer", lineno)
+            if cnt > MAX_COUNT:
+                raise DataError(
+                    path,
+                    f"count {c!r} of id {wid} is above {MAX_COUNT:,}, the largest count float32 "
+                    "(the model's precision) holds exactly",
+                    lineno,
+                )
             if wid in seen:
                 raise DataError(path, f"word id {wid} appears twice", lineno)
             seen.add(wid)
@@ -118,10 +129,14 @@ def save_vocab(vocab: list[str], path: str | Path, counts: np.ndarray | None = N
 
 
 def _is_int(s: str) -> bool:
-    return s.lstrip("+-").isdigit()
+    """An ASCII integer: ``str.isdigit`` alone also accepts digits like ``²``."""
+    digits = s.lstrip("+-")
+    return digits.isascii() and digits.isdigit()
 
 
 def _is_number(s: str) -> bool:
+    if not s.isascii():
+        return False
     try:
         float(s)
     except ValueError:

@@ -23,7 +23,7 @@ import torch
 
 from ppl_vae.data.corpus import log_lines, log_unknown
 from ppl_vae.data.errors import DataError
-from ppl_vae.data.lines import read_lines
+from ppl_vae.data.lines import VALID_NAMES, read_lines, split_files
 from ppl_vae.data.synthetic_sentences import SentenceSpec, generate_sentences
 from ppl_vae.data.text import tokenize
 from ppl_vae.data.vocabulary import (
@@ -41,10 +41,6 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 BUCKET_BATCHES = 50  # batches per length-sorted pool when shuffling
-SPLIT_FILES = (
-    ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
-    ("train.txt", "valid.txt", "test.txt"),
-)
 RESERVED = frozenset({PAD, BOS, EOS})  # may not appear in text; <unk> may
 
 __all__ = [
@@ -263,7 +259,8 @@ class SentenceSplits:
     def get(self, split: str) -> SentenceCorpus:
         corpus = getattr(self, split, None)
         if corpus is None:
-            raise ValueError(f"this corpus has no {split!r} split")
+            raise DataError(str(self.source.get("path", self.source.get("kind"))),
+                            f"this corpus has no {split!r} split")  # fmt: skip
         return corpus
 
 
@@ -326,35 +323,54 @@ def load_sentence_splits(
     max_vocab: int | None = 10000,
     min_count: int = 1,
     max_length: int | None = None,
+    valid_fraction: float = 0.05,
+    seed: int = 0,
 ) -> SentenceSplits:
-    """Load ``ptb.{train,valid,test}.txt`` or ``{train,valid,test}.txt`` from ``directory``.
+    """Load ``PREFIXtrain.txt``, ``PREFIXtest.txt`` and ``PREFIXvalid.txt`` (or ``val.txt``,
+    ``dev.txt``) from ``directory``, for one prefix such as ``"ptb."`` or none.
 
     The vocabulary (at most ``max_vocab`` entries, specials included; words seen at least
-    ``min_count`` times) is built from the whole train split, before truncation. The valid
-    split is optional (``None`` if its file is missing).
+    ``min_count`` times) is built from the whole train split, before truncation. Without a
+    valid file, ``valid_fraction`` of train is held out for validation (seeded, and said in
+    the log); 0 trains without validation (and so without early stopping).
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(directory, "corpus directory not found")
-    names = next((n for n in SPLIT_FILES if (directory / n[0]).is_file()), None)
-    if names is None or not (directory / names[2]).is_file():
-        expected = " or ".join(f"{n[0]} and {n[2]}" for n in SPLIT_FILES)
-        raise DataError(directory, f"expected {expected}")
-    train_rows = _read_tokenized(directory / names[0])
+    train_path, valid_path, test_path = split_files(directory, "txt")
+    train_rows = _read_tokenized(train_path)
     vocab = Vocabulary.build((t for _, t in train_rows), max_vocab, min_count)
-    logger.info("%s: vocabulary of %d entries from %s", directory, len(vocab), names[0])
-    train = _encode(str(directory / names[0]), train_rows, vocab, max_length)
-    valid_path = directory / names[1]
-    valid = load_sentences(valid_path, vocab, max_length) if valid_path.is_file() else None
-    test = load_sentences(directory / names[2], vocab, max_length)
+    logger.info("%s: vocabulary of %d entries from %s", directory, len(vocab), train_path.name)
+    train = _encode(str(train_path), train_rows, vocab, max_length)
+    valid = load_sentences(valid_path, vocab, max_length) if valid_path else None
+    test = load_sentences(test_path, vocab, max_length)
+    if valid is None:
+        train, valid = _hold_out(directory, train, valid_fraction, seed)
     source = {
         "kind": SENTENCES,
         "path": str(directory.resolve()),
         "max_vocab": max_vocab,
         "min_count": min_count,
         "max_length": max_length,
+        "valid_fraction": valid_fraction,
+        "seed": seed,
     }
     return SentenceSplits(train, valid, test, vocab, source)
+
+
+def _hold_out(directory: Path, train: SentenceCorpus, fraction: float, seed: int):
+    """``(train, valid)``: ``fraction`` of train held out as the valid split, or none."""
+    names = "/".join(f"{n}.txt" for n in VALID_NAMES)
+    if fraction <= 0:
+        logger.warning("%s: no %s; training without validation", directory, names)
+        return train, None
+    perm = np.random.default_rng(seed).permutation(len(train))
+    n_held = max(1, int(round(fraction * len(train))))
+    logger.warning(
+        "%s: no %s; holding out %d of the %d training sentences (--valid-fraction %g)",
+        directory, names, n_held, len(train), fraction,
+    )  # fmt: skip
+    return train.subset(np.sort(perm[n_held:])), train.subset(np.sort(perm[:n_held]))
 
 
 def make_synthetic_sentences(
@@ -395,9 +411,12 @@ def load_sentence_data(
     max_vocab: int | None = 10000,
     min_count: int = 1,
     max_length: int | None = None,
+    valid_fraction: float = 0.05,
+    seed: int = 0,
 ) -> SentenceSplits:
     """Sentence splits from a directory, ``None``/``"synthetic"`` for the embedded synthetic
-    corpus, or the ``source`` dict of earlier splits (as saved in a run's config)."""
+    corpus, or the ``source`` dict of earlier splits (as saved in a run's config). See
+    :func:`load_sentence_splits` for the directory's layout and the options."""
     if isinstance(source, dict):
         if source["kind"] == SYNTHETIC_SENTENCES:
             return make_synthetic_sentences(
@@ -408,7 +427,9 @@ def load_sentence_data(
             source.get("max_vocab"),
             source.get("min_count", 1),
             source.get("max_length"),
+            source.get("valid_fraction", 0.0),  # runs saved before the hold-out had none
+            source.get("seed", 0),
         )
     if source is None or str(source) == "synthetic":
         return make_synthetic_sentences(max_length=max_length)
-    return load_sentence_splits(source, max_vocab, min_count, max_length)
+    return load_sentence_splits(source, max_vocab, min_count, max_length, valid_fraction, seed)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ppl_vae.data.bow import BowCorpus
 from ppl_vae.data.errors import DataError
 from ppl_vae.data.feat import load_feat, load_vocab
+from ppl_vae.data.lines import split_files
 from ppl_vae.data.synthetic import SyntheticCorpus, SyntheticSpec, make_synthetic_corpus
 from ppl_vae.data.text import load_text_bow
 
@@ -45,7 +46,8 @@ class DocumentSplits:
     def get(self, split: str) -> BowCorpus:
         corpus = getattr(self, split, None)
         if corpus is None:
-            raise ValueError(f"this corpus has no {split!r} split")
+            raise DataError(str(self.source.get("path", self.source.get("kind"))),
+                            f"this corpus has no {split!r} split")  # fmt: skip
         return corpus
 
 
@@ -82,31 +84,33 @@ def load_documents(
     if not root.is_dir():
         raise DataError(root, "corpus directory not found")
     base = {"path": str(root.resolve()), "valid_fraction": valid_fraction, "seed": seed}
-    if (root / "train.feat").exists():
+    if any(root.glob("*train.feat")):
+        train_path, valid_path, test_path = split_files(root, "feat")
         vocab_file = next((root / v for v in VOCAB_FILES if (root / v).exists()), None)
         if vocab_file is None:
             raise DataError(
-                root, f"no vocabulary file ({' or '.join(VOCAB_FILES)}) beside train.feat"
+                root, f"no vocabulary file ({' or '.join(VOCAB_FILES)}) beside {train_path.name}"
             )
         vocab = load_vocab(vocab_file)
-        train = load_feat(root / "train.feat", vocab)
-        test = load_feat(_require(root, "test.feat"), vocab)
-        valid = load_feat(root / "valid.feat", vocab) if (root / "valid.feat").exists() else None
+        train, test = load_feat(train_path, vocab), load_feat(test_path, vocab)
+        valid = load_feat(valid_path, vocab) if valid_path else None
         source_dict = {"kind": "feat", **base}
-    elif (root / "train.txt").exists():
-        train = load_text_bow(root / "train.txt", max_size=max_vocab, min_count=min_count)
-        test = load_text_bow(_require(root, "test.txt"), vocab=train.vocab)
-        valid = (
-            load_text_bow(root / "valid.txt", vocab=train.vocab)
-            if (root / "valid.txt").exists()
-            else None
-        )
+    elif any(root.glob("*train.txt")):
+        train_path, valid_path, test_path = split_files(root, "txt")
+        train = load_text_bow(train_path, max_size=max_vocab, min_count=min_count)
+        test = load_text_bow(test_path, vocab=train.vocab)
+        valid = load_text_bow(valid_path, vocab=train.vocab) if valid_path else None
         source_dict = {"kind": "text", "max_vocab": max_vocab, "min_count": min_count, **base}
     else:
         raise DataError(root, "expected train.feat (NVDM format) or train.txt (one doc per line)")
     if valid is None and valid_fraction > 0:
         train, valid = train.split(valid_fraction, seed)
-        logger.info("held out %d of the training documents for validation", len(valid))
+        logger.warning(
+            "%s: no valid/val/dev split; holding out %d of the training documents "
+            "(--valid-fraction %g)", root, len(valid), valid_fraction,
+        )  # fmt: skip
+    elif valid is None:
+        logger.warning("%s: no valid/val/dev split; training without validation", root)
     return DocumentSplits(train, valid, test, source_dict)
 
 
@@ -115,9 +119,3 @@ def _synthetic(spec: SyntheticSpec) -> DocumentSplits:
     return DocumentSplits(
         syn.train, syn.valid, syn.test, {"kind": SYNTHETIC, "spec": spec.to_dict()}, synthetic=syn
     )
-
-
-def _require(root: Path, name: str) -> Path:
-    if not (root / name).exists():
-        raise DataError(root / name, "file not found")
-    return root / name

@@ -179,7 +179,9 @@ def compare_guides(
         logger.info("training %s with guide %s (%s)", config.model, name, config.objective)
         status = "completed"
         try:
-            run_training(config, run_dir, resume=same, progress=progress, data=data)
+            extend = {"epochs": config.epochs} if same else None
+            run_training(config, run_dir, resume=same, progress=progress, data=data,
+                         overrides=extend, overwrite=not same)  # fmt: skip
         except TrainingDiverged as e:  # keep the comparison going: its best checkpoint stands
             logger.warning("guide %s diverged: %s", name, e)
             status = f"diverged at epoch {len(read_metrics(run_dir)) + 1}"
@@ -189,9 +191,7 @@ def compare_guides(
             if histories[name] and saved.epochs == histories[name][-1]["epoch"]:
                 rows.append(saved)  # measured after the same training
                 continue
-        rows.append(
-            measure_guide(out_dir / name, data, measure, histories[name], device, progress)
-        )
+        rows.append(measure_guide(out_dir / name, data, measure, histories[name], device, progress))
         rows[-1].status = status
         row_file.write_text(json.dumps(asdict(rows[-1]), indent=2) + "\n")
         logger.info("%s: %s", name, rows[-1])

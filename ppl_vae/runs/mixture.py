@@ -95,15 +95,27 @@ def train_mixture(
 
 
 def is_mixture_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a mixture run (by its ``config.json``)."""
     path = Path(run_dir) / "config.json"
-    return path.exists() and json.loads(path.read_text()).get("model") == MIXTURE
+    if not path.exists():
+        return False
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        line = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise CheckpointError(f"{path}: not valid JSON{line}; it was edited or cut off") from None
+    return isinstance(config, dict) and config.get("model") == MIXTURE
 
 
 def load_mixture(run_dir: str | Path) -> tuple[MixtureFit, dict, list[str], Path]:
     path = Path(run_dir) / BEST
     payload = load_checkpoint(path)
     if payload["config"].get("model") != MIXTURE:
-        raise CheckpointError(f"{path}: not a mixture run")
+        raise CheckpointError(
+            f"{Path(run_dir) / 'config.json'} says this is a mixture run, but {path} holds a "
+            f"{payload['config'].get('model')} run: config.json was edited (the checkpoint's "
+            "own copy of the config is the one that counts)"
+        )
     return (
         MixtureFit.from_state_dict(payload["model"]),
         payload["config"],

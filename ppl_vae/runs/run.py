@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -20,14 +20,15 @@ from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
 from ppl_vae.data.vocabulary import Vocabulary
 from ppl_vae.evaluation.plotting import plot_training_curves
 from ppl_vae.ops.rng import own_rng
-from ppl_vae.runs.registry import SENTENCE_MODELS, build
+from ppl_vae.runs.registry import SENTENCE_MODELS, build, model_class
 from ppl_vae.training import BEST, CHECKPOINT, TrainResult, train
 from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
+from ppl_vae.training.files import RunError, RunLock, holds_run, remove_run
 
 logger = logging.getLogger(__name__)
 
 #: config fields that ``run_training(..., resume=True, overrides=...)`` may change
-RESUME_OVERRIDES = ("lr", "lr_drop", "patience")
+RESUME_OVERRIDES = ("epochs", "lr", "lr_drop", "patience")
 
 
 def load_data(
@@ -40,15 +41,25 @@ def load_data(
 ) -> DocumentSplits | SentenceSplits:
     """The corpus of ``config.model``'s kind (documents or sentences) from ``source`` (a
     directory, or ``"synthetic"`` for the embedded synthetic corpus), or by default (``None``)
-    the corpus that ``config.data`` names. ``valid_fraction`` applies to documents without a valid split;
-    ``max_vocab`` and ``max_length`` to sentences."""
+    the corpus that ``config.data`` names. ``valid_fraction`` of train is held out when the
+    corpus has no valid split; ``max_vocab`` and ``max_length`` apply to sentences."""
     if config.model in SENTENCE_MODELS:
         if source is None:
             return load_sentence_data(config.data)
-        return load_sentence_data(source, max_vocab, max_length=max_length)
+        return load_sentence_data(source, max_vocab, max_length=max_length,
+                                  valid_fraction=valid_fraction, seed=config.seed)  # fmt: skip
     if source is None:
         return load_documents(config.data, seed=config.seed)
     return load_documents(source, valid_fraction=valid_fraction, seed=config.seed)
+
+
+def load_run_data(config: TrainConfig, data_dir: str | None = None):
+    """The corpus a run was trained on, or the one in ``data_dir`` read with the run's own
+    settings (vocabulary size, minimum count, maximum length, held-out share and seed), so
+    that the same text gives the same vocabulary."""
+    if data_dir is None or "path" not in config.data:
+        return load_data(config, data_dir)
+    return load_data(replace(config, data={**config.data, "path": str(data_dir)}))
 
 
 def run_training(
@@ -56,16 +67,25 @@ def run_training(
     run_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
-    data: DocumentSplits | None = None,
+    data: DocumentSplits | SentenceSplits | None = None,
     overrides: dict | None = None,
+    overwrite: bool = False,
+    expect: dict | None = None,
 ) -> TrainResult:
     """Load the data, build the model and guide, train, and write the run directory.
 
-    With ``resume``, the config saved in ``run_dir/checkpoint.pt`` is used, except that
-    ``config.epochs`` may extend the run and ``overrides`` may change the fields in
-    :data:`RESUME_OVERRIDES` (the learning-rate schedule and the stopping rule), e.g.
-    ``{"lr": 3e-4}`` to go on at a lower rate, or ``{"lr_drop": 0.25}`` to lower it whenever
-    validation stalls.
+    The run directory is this process's while it trains (:class:`~ppl_vae.training.files.
+    RunLock`: a second writer is refused). A directory that already holds a run is refused
+    unless ``resume`` (continue it) or ``overwrite`` (delete its files and start again).
+
+    With ``resume``, the config saved in ``run_dir/checkpoint.pt`` is used, and the run must
+    match ``expect`` (config fields; by default ``{"model": config.model}``, e.g. add
+    ``"guide"``) and, when ``data`` is given, have its vocabulary;
+    ``overrides`` may change the fields in :data:`RESUME_OVERRIDES`: ``{"epochs": 60}`` to
+    extend the budget (kept otherwise), ``{"lr": 3e-4}`` to go on at a lower rate from the
+    first resumed step, ``{"lr_drop": 0.25}`` to lower it whenever validation stalls.
+
+    :raises RunError: for a run directory that cannot be used as asked, or a resume mismatch.
     """
     run_dir = Path(run_dir)
     overrides = overrides or {}
@@ -75,36 +95,72 @@ def run_training(
             f"a resumed run can change only {', '.join(RESUME_OVERRIDES)}, not "
             f"{', '.join(sorted(unknown))}"
         )
-    if resume:
-        saved = TrainConfig.from_dict(load_checkpoint(run_dir / CHECKPOINT)["config"])
-        saved.epochs = config.epochs
-        for key, value in overrides.items():
-            logger.info("resumed run: %s %s -> %s", key, getattr(saved, key), value)
-            setattr(saved, key, value)
-        config = saved
+    with RunLock(run_dir):
+        if resume:
+            expect = expect if expect is not None else {"model": config.model}
+            config = _resumed_config(run_dir, expect, data, overrides)
+        elif holds_run(run_dir):
+            if not overwrite:
+                raise RunError(
+                    f"{run_dir} already holds a run; continue it with --resume, or replace it "
+                    "with --overwrite"
+                )
+            logger.warning("%s: overwriting the run it held", run_dir)
+            remove_run(run_dir)
+        return _train_run(config, run_dir, resume, progress, data)
+
+
+def _resumed_config(run_dir: Path, expect: dict, data, overrides: dict) -> TrainConfig:
+    """The saved config of the run in ``run_dir``, checked against what the caller asked for,
+    with ``overrides`` applied."""
+    payload = load_checkpoint(run_dir / CHECKPOINT)
+    saved = TrainConfig.from_dict(payload["config"])
+    for field, asked in expect.items():
+        if asked != getattr(saved, field):
+            raise RunError(f"{run_dir} is a {saved.model} run with the {saved.guide} guide; "
+                           f"--resume asked for {field} {asked!r}")  # fmt: skip
+    if data is not None and "path" in saved.data and "path" in data.source:
+        held, asked = saved.data["path"], str(Path(data.source["path"]).resolve())
+        if Path(held) != Path(asked):
+            raise RunError(f"{run_dir} was trained on {held}; --resume was given {asked}")
+    if data is not None:
+        vocab = payload.get("extra", {}).get("vocab")
+        if vocab is not None and list(vocab) != list(data.vocab):
+            held = saved.data.get("path", saved.data.get("kind"))
+            asked = data.source.get("path", data.source.get("kind"))
+            raise RunError(
+                f"{run_dir} was trained on {held} ({len(vocab)} words); the corpus given, "
+                f"{asked}, has another vocabulary ({len(data.vocab)} words)"
+            )
+    for key, value in overrides.items():
+        logger.info("resumed run: %s %s -> %s", key, getattr(saved, key), value)
+        setattr(saved, key, value)
+    return saved
+
+
+def _train_run(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, data):
     data = data if data is not None else load_data(config)
-    config.data = data.source
+    config.data = _absolute(data.source)
     with own_rng(config.seed):  # the initial weights, without reseeding the caller's RNG
         model, guide = build(config, len(data.vocab))
     if not resume and hasattr(model, "init_from_corpus"):
         model.init_from_corpus(word_totals(data.train))
-    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     (run_dir / "vocab.txt").write_text("".join(w + "\n" for w in data.vocab), encoding="utf-8")
-    result = train(
-        model,
-        guide,
-        data.train,
-        data.valid,
-        config,
-        run_dir=run_dir,
-        resume=resume,
-        progress=progress,
-        extra={"vocab": list(data.vocab)},
-    )
+    extra = {"vocab": list(data.vocab)}
+    result = train(model, guide, data.train, data.valid, config, run_dir=run_dir, resume=resume,
+                   progress=progress, extra=extra)  # fmt: skip
     if result.history:
         plot_training_curves(result.history, run_dir / "curves.png")
     return result
+
+
+def _absolute(source: dict) -> dict:
+    """A corpus source with its path made absolute, so the run still finds its corpus after it
+    (or the working directory) moves."""
+    if "path" in source:
+        return {**source, "path": str(Path(source["path"]).resolve())}
+    return source
 
 
 def word_totals(corpus) -> torch.Tensor:
@@ -134,11 +190,20 @@ def load_run(
     When the run kept a moving average of its weights (``ema_decay > 0``), those are loaded.
     """
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run directory")
     path = run_dir / (BEST if which == "best" else CHECKPOINT)
     if which == "best" and not path.exists():
         path = run_dir / CHECKPOINT
     payload = load_checkpoint(path, map_location=device)
-    config = TrainConfig.from_dict(payload["config"])
+    try:
+        config = TrainConfig.from_dict(payload["config"])
+        model_class(config.model)
+    except ValueError as e:
+        raise CheckpointError(
+            f"{path}: {e}; if {run_dir / 'config.json'} was edited, note that the checkpoint's "
+            "own copy of the config is the one that counts"
+        ) from None
     vocab = payload.get("extra", {}).get("vocab")
     if not vocab:
         raise CheckpointError(f"{path}: checkpoint holds no vocabulary")
@@ -175,5 +240,7 @@ def load_sentence_run(run_dir: str | Path) -> tuple[LoadedRun, Vocabulary]:
     model's run."""
     run = load_run(run_dir)
     if run.config.model != "sentence-vae":
-        raise CheckpointError(f"{run_dir} is a {run.config.model} run; this needs a sentence-vae run")
+        raise CheckpointError(
+            f"{run_dir} is a {run.config.model} run; this needs a sentence-vae run"
+        )
     return run, Vocabulary(run.vocab)

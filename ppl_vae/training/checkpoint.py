@@ -35,8 +35,11 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, (OSError, RuntimeError)):  # a full disk, a read-only directory, ...
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+            raise CheckpointError(f"{path}: cannot write the checkpoint: {reason}") from e
         raise
 
 
@@ -52,9 +55,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for corrupt zips and pickles
+        if "Weights only load failed" in str(e):  # never pass on torch's advice to unpickle
+            detail = "it holds more than tensors and plain data, and was not unpickled"
+        else:
+            detail = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (corrupt or truncated?): {type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}"
+            f"{path}: not a readable checkpoint (corrupt or truncated?): {detail}"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a ppl-vae checkpoint")

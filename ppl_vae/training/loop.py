@@ -181,7 +181,7 @@ class Session:
             if self.average is not None:
                 self.average.update()
             if s.step % KL_EVERY == 0 or s.batch == 1:
-                s.add_kl(batch_kl(self.model, self.guide, *args))
+                s.add_kl(self.kl(args, beta, lr))
             bar.update(1)
             bar.set_postfix(loss=f"{s.mean_loss:.1f}", kl=f"{s.mean_kl:.2f}", beta=f"{beta:.3f}")
             if stop.signum is not None:
@@ -208,6 +208,18 @@ class Session:
                 f"(beta={beta:.3g}, lr={lr:.3g}){kept}. Try a lower --lr or --clip-norm."
             )
         return loss
+
+    def kl(self, args: tuple, beta: float, lr: float) -> float:
+        """The batch's mean KL, for the progress bar; :class:`TrainingDiverged` if it is not
+        finite (the weights have gone bad even though the loss has not yet)."""
+        kl = batch_kl(self.model, self.guide, *args)
+        if not math.isfinite(kl):
+            raise TrainingDiverged(
+                f"the KL estimate became {kl} at epoch {self.state.epoch + 1}, step "
+                f"{self.state.step} (beta={beta:.3g}, lr={lr:.3g}). Try a lower --lr or "
+                "--clip-norm."
+            )
+        return kl
 
     def epoch_record(self, lr: float) -> dict:
         """The epoch's training figures, with a warning if its loss spiked."""
@@ -236,9 +248,11 @@ class Session:
         logger.info("epoch %s", json.dumps(record))
         if self.run_dir is not None:
             append_metrics(self.run_dir, record)
-            self.save(CHECKPOINT)
+            # best.pt first: a kill between the two writes leaves checkpoint.pt at the epoch
+            # before, which redoes this epoch and writes both again, never a stale best.pt
             if improved or not validated:
                 self.save(BEST)
+            self.save(CHECKPOINT)
 
     def save_interrupted(self) -> None:
         if self.run_dir is not None:

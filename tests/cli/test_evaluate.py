@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from ppl_vae.cli import main
 from ppl_vae.data import save_feat, save_vocab
 from ppl_vae.runs import read_metrics
+from tests.cli.flags import TINY_SENTENCES
 
 
 def test_train_on_the_embedded_corpus_reports_metrics_recovery_and_topics(trained_run, capsys):
@@ -69,3 +72,70 @@ def test_evaluate_reads_the_chosen_checkpoint(trained_run, capsys):
         )
         results[which] = json.loads(capsys.readouterr().out)["checkpoint"]
     assert results["best"].endswith("best.pt") and results["last"].endswith("checkpoint.pt")
+
+
+@pytest.mark.parametrize(
+    "break_it, argv, message",
+    [
+        (None, ["evaluate", "{missing}"], "no such run directory"),
+        ("config", ["evaluate", "{run}"], "config.json: not valid JSON (line 1)"),
+        (None, ["topics", "{sentences}"], "is a sentence-vae run; topics are the word directions"),
+    ],
+    ids=["missing-run", "config-not-json", "topics-of-sentences"],
+)
+def test_faults_are_one_line(trained_run, tmp_path, capsys, break_it, argv, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("best.pt", "checkpoint.pt", "config.json"):
+        (run / name).write_bytes((trained_run / name).read_bytes())
+    if break_it == "config":
+        (run / "config.json").write_text("{not json")
+    sentences = tmp_path / "sentences"
+    if "{sentences}" in argv:
+        assert main(["train", "sentence-vae", "--out", str(sentences), *TINY_SENTENCES]) == 0
+        capsys.readouterr()
+    places = {"{missing}": str(tmp_path / "missing"), "{run}": str(run),
+              "{sentences}": str(sentences)}  # fmt: skip
+    assert main([places.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_missing_split_is_one_line(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split in ("train", "test"):  # no valid.txt
+        (corpus / f"{split}.txt").write_text("the cat sat .\na dog ran .\nthe dog sat .\n")
+    run = tmp_path / "run"
+    argv = ["train", "rnnlm", "--data", str(corpus), "--out", str(run), "--valid-fraction", "0"]
+    argv += TINY_SENTENCES
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--split", "valid", "--samples", "1"]) == 2
+    assert "has no 'valid' split" in capsys.readouterr().err
+
+
+def test_evaluate_data_reads_the_text_with_the_runs_settings(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split in ("train", "valid", "test"):
+        (corpus / f"{split}.txt").write_text("the cat sat .\na dog ran far .\nthe dog sat .\n")
+    run = tmp_path / "run"
+    argv = ["train", "rnnlm", "--data", str(corpus), "--out", str(run), "--max-vocab", "7"]
+    assert main([*argv, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    moved = tmp_path / "moved"
+    corpus.rename(moved)  # the run's own path no longer exists; --data names the new one
+    assert main(["evaluate", str(run), "--data", str(moved), "--samples", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 3
+
+
+def test_an_edited_config_json_is_named_not_blamed_on_the_checkpoint(trained_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("best.pt", "checkpoint.pt"):
+        (run / name).write_bytes((trained_run / name).read_bytes())
+    (run / "config.json").write_text(json.dumps({"model": "mixture"}))
+    assert main(["evaluate", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "config.json says this is a mixture run" in err and "was edited" in err

@@ -56,7 +56,9 @@ def test_resume_may_change_the_learning_rate_schedule_and_patience(tmp_path):
     config = load_checkpoint(tmp_path / "checkpoint.pt")["config"]
     assert (config["lr"], config["lr_drop"], config["patience"]) == (3e-4, 0.25, 7)
     assert read_metrics(tmp_path)[-1]["lr"] == pytest.approx(3e-4 * config["lr_decay"])
-    with pytest.raises(ValueError, match="can change only lr, lr_drop, patience, not batch_size"):
+    with pytest.raises(
+        ValueError, match="can change only epochs, lr, lr_drop, patience, not batch_size"
+    ):
         run_training(TrainConfig(epochs=3), tmp_path, resume=True, overrides={"batch_size": 8})
 
 
@@ -277,3 +279,16 @@ def test_a_flag_for_another_kind_of_model_is_refused_by_name(tmp_path, capsys):
     argv = ["train", "sentence-vae", "--out", str(tmp_path), "--hidden", "32"]
     assert main(argv) == 2
     assert "set by --hidden, which does not apply" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_neither_overwritten_nor_resumed_as_another_model(tmp_path, capsys):
+    argv = ["train", "nvdm", "--out", str(tmp_path), "--epochs", "1", *SMALL, "--eval-samples", "0"]
+    assert main(argv) == 0
+    metrics = (tmp_path / "metrics.jsonl").read_text()
+    assert main(argv) == 2
+    assert "already holds a run; continue it with --resume" in capsys.readouterr().err
+    assert main(["train", "sentence-vae", "--out", str(tmp_path), "--resume"]) == 2
+    assert "is a nvdm run with the diagonal guide" in capsys.readouterr().err
+    assert (tmp_path / "metrics.jsonl").read_text() == metrics
+    assert main([*argv, "--overwrite", "--seed", "1"]) == 0
+    assert (tmp_path / "metrics.jsonl").read_text() != metrics

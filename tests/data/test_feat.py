@@ -43,6 +43,12 @@ def test_feat_reads_one_based_ids_as_sparse_counts(tmp_path, vocab_file):
         ("1 2:1.5\n", "is not a positive integer"),
         ("1 2:1 2:4\n", "word id 2 appears twice"),
         ("1:3 2:1\n", "missing label"),
+        ("1 2:inf\n", "count 'inf' of id 2 is not a positive integer"),
+        ("1 2:nan\n", "count 'nan' of id 2 is not a positive integer"),
+        ("1 \u00b2:1\n", "is not 'id:count'"),
+        ("1 2:1e40\n", "is above 16,777,216"),
+        ("1 2:1000000000000\n", "the largest count float32"),
+        ("1 2:1\x00\n", "control character '\\x00' at column 6"),
     ],
     ids=[
         "bare-word",
@@ -55,6 +61,12 @@ def test_feat_reads_one_based_ids_as_sparse_counts(tmp_path, vocab_file):
         "fractional-count",
         "repeated-id",
         "missing-label",
+        "infinite-count",
+        "nan-count",
+        "superscript-id",
+        "count-overflows-float32",
+        "count-inexact-in-float32",
+        "nul-byte",
     ],
 )
 def test_feat_bad_token_names_file_line_and_fault(tmp_path, vocab_file, line, message):

@@ -170,5 +170,33 @@ def test_split_directory_builds_vocabulary_from_train_only(tmp_path, prefix):
 def test_split_directory_errors(tmp_path):
     with pytest.raises(DataError, match="corpus directory not found"):
         load_sentence_splits(tmp_path / "nope")
-    with pytest.raises(DataError, match="expected ptb.train.txt"):
+    with pytest.raises(DataError, match="expected one pair of train.txt and test.txt"):
         load_sentence_splits(tmp_path)
+
+
+def test_control_characters_in_text_are_errors_naming_file_and_line(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.txt").write_text("the cat sat .\n")
+    (tmp_path / "train.txt").write_text("the cat sat .\nthe d\x00og ran .\n")
+    with pytest.raises(DataError, match=r"train.txt:2: control character '\\x00' at column 6"):
+        load_sentence_splits(tmp_path)
+
+
+@pytest.mark.parametrize("prefix", ["", "yahoo."], ids=["no-prefix", "prefix"])
+@pytest.mark.parametrize("name", ["valid", "val", "dev"])
+def test_the_validation_file_is_found_under_the_names_people_use(tmp_path, prefix, name):
+    for split, text in (("train", "a b c .\n" * 5), ("test", "a b .\n"), (name, "b c .\n" * 2)):
+        (tmp_path / f"{prefix}{split}.txt").write_text(text)
+    data = load_sentence_splits(tmp_path)
+    assert len(data.valid) == 2 and len(data.train) == 5
+
+
+def test_without_a_validation_file_a_share_of_train_is_held_out_and_said(tmp_path, caplog):
+    (tmp_path / "train.txt").write_text("".join(f"w{i} x .\n" for i in range(40)))
+    (tmp_path / "test.txt").write_text("w1 x .\n")
+    data = load_sentence_splits(tmp_path, valid_fraction=0.25, seed=3)
+    assert (len(data.train), len(data.valid)) == (30, 10)
+    assert "no valid.txt/val.txt/dev.txt; holding out 10 of the 40" in caplog.text
+    again = load_sentence_splits(tmp_path, valid_fraction=0.25, seed=3)
+    assert [again.valid.text(i) for i in range(10)] == [data.valid.text(i) for i in range(10)]
+    assert load_sentence_splits(tmp_path, valid_fraction=0.0).valid is None

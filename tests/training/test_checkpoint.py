@@ -1,3 +1,5 @@
+import errno
+
 import pytest
 import torch
 
@@ -79,11 +81,29 @@ def test_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatc
 
     def broken_save(obj, f):
         f.write(b"partial")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(ckpt.torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointError, match="c.pt: cannot write the checkpoint: No space left"):
         save_checkpoint(path, {**payload(), "state": {"epoch": 3}})
     monkeypatch.undo()
     assert load_checkpoint(path)["state"] == {"epoch": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_torchs_own_write_error_is_one_line_too(tmp_path, monkeypatch):
+    def broken_save(obj, f):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64\nmore")
+
+    monkeypatch.setattr(ckpt.torch, "save", broken_save)
+    with pytest.raises(CheckpointError, match=r"cannot write the checkpoint: \[enforce") as e:
+        save_checkpoint(tmp_path / "c.pt", payload())
+    assert "\n" not in str(e.value)
+
+
+def test_a_pickle_is_refused_without_advice_to_unpickle_it(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "ppl-vae-checkpoint", "x": ValueError("a pickled object")}, path)
+    with pytest.raises(CheckpointError, match="was not unpickled") as e:
+        load_checkpoint(path)
+    assert "weights_only" not in str(e.value)
