@@ -130,6 +130,11 @@ class Session:
     def validate(self, data) -> dict:
         """The validation figures, with the weights that evaluation uses (the moving average,
         if one is kept)."""
+        if not finite(self.model, self.guide):
+            raise TrainingDiverged(
+                f"the weights became non-finite in epoch {self.state.epoch + 1} (last step "
+                f"{self.state.step}). Try a lower --lr or --clip-norm."
+            )
         with self.average.applied() if self.average else nullcontext():
             c = self.config
             return validation_record(
@@ -212,7 +217,12 @@ class Session:
     def kl(self, args: tuple, beta: float, lr: float) -> float:
         """The batch's mean KL, for the progress bar; :class:`TrainingDiverged` if it is not
         finite (the weights have gone bad even though the loss has not yet)."""
-        kl = batch_kl(self.model, self.guide, *args)
+        try:
+            kl = batch_kl(self.model, self.guide, *args)
+        except ValueError as e:  # Pyro's validation refuses a distribution's NaN parameters
+            if "nan" not in str(e).lower() and finite(self.model, self.guide):
+                raise
+            kl = math.nan
         if not math.isfinite(kl):
             raise TrainingDiverged(
                 f"the KL estimate became {kl} at epoch {self.state.epoch + 1}, step "

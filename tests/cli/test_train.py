@@ -292,3 +292,12 @@ def test_an_existing_run_is_neither_overwritten_nor_resumed_as_another_model(tmp
     assert (tmp_path / "metrics.jsonl").read_text() == metrics
     assert main([*argv, "--overwrite", "--seed", "1"]) == 0
     assert (tmp_path / "metrics.jsonl").read_text() != metrics
+
+
+@pytest.mark.parametrize("model", ["nvdm", "sbn"])
+def test_weights_gone_bad_stop_the_run_with_one_line(tmp_path, capsys, model):
+    argv = ["train", model, "--out", str(tmp_path), "--lr", "1e30", "--epochs", "2", *SMALL]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "became nan" in err and err.count("\n") == 1
+    assert (tmp_path / "checkpoint.pt").exists()  # the last good state
