@@ -196,6 +196,7 @@ def load_run(
     if which == "best" and not path.exists():
         path = run_dir / CHECKPOINT
     payload = load_checkpoint(path, map_location=device)
+    _check_config_json(run_dir, path, payload["config"])
     try:
         config = TrainConfig.from_dict(payload["config"])
         model_class(config.model)
@@ -220,6 +221,23 @@ def load_run(
     model.to(device).eval()
     guide.to(device).eval()
     return LoadedRun(config, model, guide, list(vocab), payload["state"], path)
+
+
+def _check_config_json(run_dir: Path, checkpoint: Path, saved: dict) -> None:
+    """``CheckpointError`` if ``config.json`` names another model or guide than the checkpoint
+    holds: the checkpoint is then a foreign one, or the readable copy was edited."""
+    path = run_dir / "config.json"
+    try:
+        readable = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not valid JSON; it was edited or cut off") from None
+    for field in ("model", "guide"):
+        if field in readable and readable[field] != saved.get(field):
+            raise CheckpointError(
+                f"{path} says {field} {readable[field]!r}, but {checkpoint} holds "
+                f"{saved.get(field)!r}: the checkpoint is another run's, or config.json was "
+                "edited (the checkpoint's own copy of the config is the one that counts)"
+            )
 
 
 def check_vocab(expected: list[str], checkpoint: Path, vocab: list[str], source: str) -> None:

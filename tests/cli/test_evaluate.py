@@ -139,3 +139,13 @@ def test_an_edited_config_json_is_named_not_blamed_on_the_checkpoint(trained_run
     assert main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err
     assert "config.json says this is a mixture run" in err and "was edited" in err
+
+
+def test_a_foreign_checkpoint_is_named(trained_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes((trained_run / "best.pt").read_bytes())
+    config = json.loads((trained_run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "model": "sentence-vae"}))
+    assert main(["evaluate", str(run)]) == 2
+    assert "says model 'sentence-vae', but" in capsys.readouterr().err
