@@ -11,16 +11,20 @@ With ``-v`` (or ``PPL_VAE_DEBUG=1`` in the environment) an unexpected fault show
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
 from ppl_vae.cli import compare, download, evaluate, generate, train
 from ppl_vae.cli.options import UsageError, training_options
 from ppl_vae.data import DataError
+from ppl_vae.ops.threads import choose_threads
+from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.training import TrainingDiverged
 from ppl_vae.training.checkpoint import CheckpointError
 from ppl_vae.training.files import RunError
@@ -43,14 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _large_network(args: argparse.Namespace) -> bool:
+    """Whether the command runs a sentence model (an LSTM over a large vocabulary), by its
+    ``model`` argument or the run directory's ``config.json``."""
+    model = getattr(args, "model", None)
+    if model is None and getattr(args, "run_dir", None):
+        try:
+            model = json.loads((Path(args.run_dir) / "config.json").read_text()).get("model")
+        except (OSError, ValueError, AttributeError):
+            model = None
+    return model in (*SENTENCE_MODELS, "sentence")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    threads = choose_threads(getattr(args, "threads", None), _large_network(args))
+    if threads:
+        torch.set_num_threads(threads)
     debug = getattr(args, "verbose", False) or os.environ.get("PPL_VAE_DEBUG") == "1"
     try:
         return args.run(args)

@@ -139,7 +139,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads for torch (default: torch's; use 1 beside other busy jobs)",
+        help="CPU threads for torch (default: OMP_NUM_THREADS if set, else 1 for document "
+        "models, and for sentence models every core unless the machine is busy)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
 

@@ -1,0 +1,166 @@
+"""Evaluate a saved run on a split: the figures (plain data) and the lines a person reads.
+
+:func:`evaluate_run` serves every kind of run: the neural document models, the sentence models
+(with perplexities counting ``<eos>`` and not) and the fitted mixture (exact). It loads the
+corpus the run was trained on (or another with the same vocabulary) and calls
+:func:`ppl_vae.evaluation.evaluate`.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ppl_vae.data import SYNTHETIC, load_documents
+from ppl_vae.data.sentences import load_sentence_data
+from ppl_vae.evaluation import evaluate, guide_mutual_information, perplexity_corpus
+from ppl_vae.evaluation.report import evaluation_table, recovery_report, topics_table
+from ppl_vae.evaluation.topics import dimensions_by_activity, top_words
+from ppl_vae.ops.rng import own_rng
+from ppl_vae.runs.mixture import is_mixture_run, load_mixture
+from ppl_vae.runs.registry import SENTENCE_MODELS
+from ppl_vae.runs.run import check_vocab, load_run, load_run_data
+from ppl_vae.training.checkpoint import CheckpointError
+
+
+@dataclass
+class RunReport:
+    figures: dict  # JSON-serializable
+    lines: list[str] = field(default_factory=list)  # the same, for a person
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data_dir: str | None = None,
+    split: str = "test",
+    num_samples: int = 100,
+    device: str = "cpu",
+    topics: int = 0,
+    progress: bool = False,
+    which: str = "best",
+    seed: int | None = 0,
+) -> RunReport:
+    """Evaluate the run in ``run_dir`` on ``split`` of its corpus (or of ``data_dir``).
+
+    :param num_samples: importance samples per item (neural runs; a mixture is exact).
+    :param topics: also list the top words of this many latent dimensions (documents).
+    :param which: ``"best"`` (validation) or ``"last"`` checkpoint.
+    :param seed: seeds the guide's samples on a forked RNG (the caller's is left as it was);
+        None draws from the caller's RNG.
+    :raises DataError: if ``data_dir``'s vocabulary differs from the run's.
+    """
+    with own_rng(seed) if seed is not None else nullcontext():
+        return _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which)
+
+
+def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which):
+    if is_mixture_run(run_dir):
+        return _mixture(run_dir, data_dir, split, topics)
+    run = load_run(run_dir, which=which, device=device)
+    if run.config.model in SENTENCE_MODELS:
+        return _sentences(run, data_dir, split, num_samples, device, progress)
+    data = load_run_data(run.config, data_dir)
+    check_vocab(run.vocab, run.path, data.vocab, _source(data_dir, data))
+    ev = evaluate(run.model, run.guide, data.get(split), num_samples, device=device,
+                  progress=progress)  # fmt: skip
+    report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
+                        "ppl_doc_elbo_is_bound": True})  # fmt: skip
+    report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
+    weights = run.model.topic_weights().cpu()
+    if data.synthetic is not None and split == "test":
+        rec = recovery_report(data.synthetic, ev, weights)
+        report.figures["recovery"] = rec
+        report.lines += [
+            "recovery of the generating model (synthetic corpus):",
+            f"  active units {rec['active_units']} (true latent dimension "
+            f"{rec['true_latent_dim']}); decoder subspace captures "
+            f"{100 * rec['subspace_recovery']:.1f}% of the true loadings",
+            f"  per-document perplexity: model (IW) {rec['ppl_doc_iw']:.1f}, oracle p(x|z_true) "
+            f"{rec['ppl_doc_oracle']:.1f}, unigram {rec['ppl_doc_unigram']:.1f}",
+        ]
+    if topics:
+        dims = dimensions_by_activity(torch.as_tensor(ev.latent_means))[:topics]
+        report.lines.append(f"topics (top words of the {len(dims)} most active latent dimensions):")
+        report.lines.append(topics_table(weights, run.vocab, 10, dims))
+    return report
+
+
+def _source(data_dir, data) -> str:
+    return str(data_dir or data.source.get("path", SYNTHETIC))
+
+
+def _sentences(run, data_dir, split, num_samples, device, progress) -> RunReport:
+    data = load_run_data(run.config, data_dir)
+    check_vocab(run.vocab, run.path, list(data.vocab), _source(data_dir, data))
+    corpus = data.get(split)
+    ev = evaluate(run.model, run.guide, corpus, num_samples, device=device, progress=progress)
+    figures = {**ev.to_dict(), "split": split, "checkpoint": str(run.path),
+               "nll_elbo": -ev.elbo, "nll_iw": ev.nll_iw}  # fmt: skip
+    words = np.asarray(corpus.words, dtype=np.float64)
+    for name in ("elbo", "iw"):  # exp(total NLL / total tokens), both conventions
+        total = -figures[f"nll_{name}"] * len(words)
+        figures[f"ppl_{name}_with_eos"] = perplexity_corpus(total, words + 1)
+        figures[f"ppl_{name}_without_eos"] = perplexity_corpus(total, words)
+    has_latent = getattr(run.guide, "has_latent", True)
+    batches = corpus.eval_batches(200, device)
+    figures["mi"] = guide_mutual_information(run.guide, batches) if has_latent else 0.0
+    f = figures
+    lines = [
+        f"{split} evaluation of {run.path} ({ev.documents} sentences):",
+        f"  NLL per sentence: ELBO {f['nll_elbo']:.2f}, IW ({num_samples} samples) "
+        f"{f['nll_iw']:.2f} nats; KL {ev.kl:.2f}; active units {ev.active_units}; MI "
+        f"{f['mi']:.2f}",
+        f"  perplexity, IW: {f['ppl_iw_with_eos']:.1f} counting <eos>, "
+        f"{f['ppl_iw_without_eos']:.1f} without; ELBO: {f['ppl_elbo_with_eos']:.1f} / "
+        f"{f['ppl_elbo_without_eos']:.1f}",
+    ]
+    return RunReport(figures, lines)
+
+
+def _mixture(run_dir, data_dir, split, topics) -> RunReport:
+    fit, config, vocab, path = load_mixture(run_dir)
+    data = load_documents(data_dir or config["data"], valid_fraction=0.0, seed=config["seed"])
+    check_vocab(vocab, path, data.vocab, _source(data_dir, data))
+    ev = evaluate(fit, None, data.get(split))
+    f = {**ev.to_dict(), "split": split, "checkpoint": str(path)}
+    lines = [
+        f"{split} evaluation of {path} (exact log p(x) by enumeration):",
+        f"  perplexity per document {f['ppl_doc_elbo']:.1f}, over corpus "
+        f"{f['ppl_corpus_elbo']:.1f}; -log p(x) per document {f['nll_iw']:.2f} nats",
+        f"  KL(p(z|x) || p(z)) {f['kl']:.3f} nats; components in use {f['active_units']} of "
+        f"{fit.num_components}",
+    ]
+    if topics:
+        dims = list(range(min(topics, fit.num_components)))
+        lines += [
+            "top words of each class:",
+            topics_table(fit.log_topics.T.float(), vocab, 10, dims),
+        ]
+    return RunReport(f, lines)
+
+
+def run_topics(run_dir: str | Path, k: int = 10, dims: int | None = None) -> dict[int, list[str]]:
+    """The ``k`` top words of each latent dimension (the first ``dims`` of them) of a run: the
+    words each column of the decoder raises most, or each class's most probable words for a
+    mixture."""
+    if is_mixture_run(run_dir):
+        fit, _, vocab, _ = load_mixture(run_dir)
+        weights = fit.log_topics.T.float()
+    else:
+        run = load_run(run_dir)
+        if not hasattr(run.model, "topic_weights"):
+            raise CheckpointError(
+                f"{run_dir} is a {run.config.model} run; topics are the word directions of a "
+                "document model (nvdm, sbn, mixture)"
+            )
+        weights, vocab = run.model.topic_weights().cpu(), run.vocab
+    chosen = list(range(weights.shape[1]))[:dims]
+    return dict(zip(chosen, top_words(weights, vocab, k, chosen)))

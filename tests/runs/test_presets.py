@@ -1,0 +1,45 @@
+"""Defaults per model live in the library, where the CLI, examples and scripts read them."""
+
+import pytest
+
+from ppl_vae.runs.presets import preset
+
+
+def test_nvdm_on_a_corpus():
+    c = preset("nvdm", synthetic=False)
+    assert (c.guide, c.objective, c.latent_dim, c.epochs) == ("diagonal", "meanfield", 50, 150)
+    assert c.weight_decay == 0.05 and c.guide_kwargs == {"hidden_sizes": [500, 500]}
+    assert c.patience == 30 and c.anneal_epochs == 0.0
+
+
+def test_the_guide_brings_its_objective_and_clipping():
+    c = preset("nvdm", "score-function")
+    assert (c.objective, c.clip_norm, c.epochs) == ("nvil", 10.0, 40)
+
+
+def test_early_stopping_is_off_for_objectives_that_do_not_climb_the_elbo():
+    assert preset("sbn", objective="rws").patience == 0
+
+
+def test_sentence_models_take_bowmans_sizes_and_overrides_merge():
+    c = preset("sentence-vae", model_kwargs={"word_dropout": 0.3}, anneal="sigmoid")
+    assert c.model_kwargs == {"embedding_dim": 353, "hidden_dim": 191, "word_dropout": 0.3}
+    assert (c.latent_dim, c.batch_size, c.anneal_epochs) == (13, 32, 10.0)
+    assert preset("rnnlm").guide_kwargs == {}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model": "rnnlm", "model_kwargs": {"word_dropout": 0.3}}, "takes no option"),
+        ({"model": "sentence-vae", "guide_kwargs": {"hidden_sizes": [3]}}, "takes no option"),
+        ({"model": "nvdm", "objective": "wake-sleep", "anneal": "linear"}, "KL annealing"),
+        ({"model": "nvdm", "guide": "iaf", "objective": "free-bits"}, "analytic KL"),
+        ({"model": "nvdm", "guide": "lstm"}, "does not fit model"),
+    ],
+    ids=["rnnlm-word-dropout", "lstm-hidden-sizes", "wake-sleep-annealed", "iaf-free-bits",
+         "nvdm-lstm"],
+)  # fmt: skip
+def test_what_cannot_work_is_refused_with_its_reason(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        preset(**kwargs)
