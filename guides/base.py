@@ -37,3 +37,6 @@ class Guide(nn.Module):
     default_clip_norm: ClassVar[float | None] = None
     #: it runs the model itself (and is built with it, as ``model=``)
     needs_model: ClassVar[bool] = False
+    #: ``q(z | x)`` is the diagonal Gaussian ``encode(x)`` returns, drawn as
+    #: ``loc + scale * eps``, so evaluation may draw it without tracing the guide
+    closed_form_gaussian: ClassVar[bool] = False

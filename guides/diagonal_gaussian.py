@@ -125,6 +125,7 @@ class DiagonalGaussianGuide(CountEncoderGuide):
     """
 
     name = "diagonal"
+    closed_form_gaussian = True
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` of ``q(z | x)`` for a ``(batch, V)`` count matrix."""

@@ -30,6 +30,9 @@ class NVDM(BagOfWordsModel):
     name = "nvdm"
     #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
     default_guide = "diagonal"
+    #: ``p(z) = N(0, I)``: importance-sampled evaluation has a closed form but the expectation
+    #: (:mod:`ppl_vae.evaluation.fast_documents`)
+    standard_normal_prior = True
 
     def __init__(self, vocab_size: int, latent_dim: int = 50) -> None:
         super().__init__(vocab_size, latent_dim)

@@ -24,6 +24,7 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
+from ppl_vae.evaluation import fast_documents
 from ppl_vae.ops.metrics import (
     ItemEstimates,
     active_units,
@@ -147,5 +148,8 @@ def evaluate(
         if isinstance(m, torch.nn.Module):
             m.eval()
     batches = data.eval_batches(batch_size, device, by_length=True)
+    if fast_documents.applies(model, guide):  # the same estimates, the encoder run once
+        batches = tqdm(list(batches), desc="evaluate", disable=not progress, leave=False)
+        return summarize(fast_documents.estimate_documents(model, guide, batches, num_samples))
     est = estimate_items(model, guide, batches, num_samples, progress=progress)
     return summarize(est)

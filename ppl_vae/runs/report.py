@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from ppl_vae.data import SYNTHETIC, load_documents
-from ppl_vae.data.sentences import load_sentence_data
 from ppl_vae.evaluation import evaluate, guide_mutual_information, perplexity_corpus
 from ppl_vae.evaluation.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.evaluation.topics import dimensions_by_activity, top_words

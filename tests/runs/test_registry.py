@@ -7,8 +7,7 @@ import pytest
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import SyntheticSpec, load_documents
 from ppl_vae.data.sentences import load_sentence_data
-from ppl_vae.infer.objectives import OBJECTIVES, make_objective
-from ppl_vae.infer.objectives import check_combination
+from ppl_vae.infer.objectives import OBJECTIVES, check_combination, make_objective
 from ppl_vae.runs.registry import GUIDES, SENTENCE_MODELS, build, guide_class
 from ppl_vae.training import make_optimizer, optimizer_step
 
