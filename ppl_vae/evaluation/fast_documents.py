@@ -40,11 +40,16 @@ def _gaussian_log_density(z: torch.Tensor, loc, scale) -> torch.Tensor:
     return (-0.5 * ((z - loc) / scale).pow(2) - scale.log() - 0.5 * LOG_2PI).sum(-1)
 
 
+#: the most ``(samples, documents, V)`` logits held at once (16 MB of float32)
+CHUNK_ELEMENTS = 4_000_000
+
+
 def estimate_documents(
-    model, guide, batches, num_samples: int = 100, chunk: int = 50
+    model, guide, batches, num_samples: int = 100, chunk: int | None = None
 ) -> ItemEstimates:
     """Per-document ELBO, importance-sampled ``log p(x)``, KL and ``E_q log p(x | z)`` from
-    ``num_samples`` draws, for a pair that :func:`applies`; ``chunk`` samples at a time."""
+    ``num_samples`` draws, for a pair that :func:`applies`; ``chunk`` samples at a time (by
+    default as many as keep the logits within :data:`CHUNK_ELEMENTS`)."""
     out: dict[str, list] = {k: [] for k in ("elbo", "log_px", "kl", "ll", "mean", "tokens")}
     R, b = model.decoder.weight, model.decoder.bias  # (V, K), (V,)
     with torch.no_grad():
@@ -54,8 +59,9 @@ def estimate_documents(
             xr, xb, n = x @ R, x @ b, x.sum(-1)  # (B, K), (B,), (B,)
             kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1).sum(-1) - scale.log().sum(-1)
             weights, lls = [], []
-            for start in range(0, num_samples, chunk):
-                count = min(chunk, num_samples - start)
+            step = chunk or max(1, CHUNK_ELEMENTS // (x.shape[0] * R.shape[0]))
+            for start in range(0, num_samples, step):
+                count = min(step, num_samples - start)
                 eps = torch.stack([torch.randn_like(loc) for _ in range(count)])  # (S_c, B, K)
                 z = loc + scale * eps
                 ll = (z * xr).sum(-1) + xb - n * torch.logsumexp(z @ R.T + b, -1)
