@@ -23,6 +23,7 @@ from ppl_vae.ops.rng import own_rng
 from ppl_vae.runs.registry import SENTENCE_MODELS, build, model_class
 from ppl_vae.training import BEST, CHECKPOINT, TrainResult, train
 from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
+from ppl_vae.training.distributed import broadcast, world
 from ppl_vae.training.files import RunError, RunLock, holds_run, remove_run
 
 logger = logging.getLogger(__name__)
@@ -95,18 +96,31 @@ def run_training(
             f"a resumed run can change only {', '.join(RESUME_OVERRIDES)}, not "
             f"{', '.join(sorted(unknown))}"
         )
-    with RunLock(run_dir):
+    expect = expect if expect is not None else {"model": config.model}
+    w = world()
+    if not w.main:  # rank 0 owns the directory; the others read it, once rank 0 says so
+        refused = broadcast(None, w)
+        if refused:
+            raise RunError(refused)
         if resume:
-            expect = expect if expect is not None else {"model": config.model}
             config = _resumed_config(run_dir, expect, data, overrides)
-        elif holds_run(run_dir):
-            if not overwrite:
-                raise RunError(
-                    f"{run_dir} already holds a run; continue it with --resume, or replace it "
-                    "with --overwrite"
-                )
-            logger.warning("%s: overwriting the run it held", run_dir)
-            remove_run(run_dir)
+        return _train_run(config, run_dir, resume, progress, data)
+    with RunLock(run_dir):
+        try:
+            if resume:
+                config = _resumed_config(run_dir, expect, data, overrides)
+            elif holds_run(run_dir):
+                if not overwrite:
+                    raise RunError(
+                        f"{run_dir} already holds a run; continue it with --resume, or replace "
+                        "it with --overwrite"
+                    )
+                logger.warning("%s: overwriting the run it held", run_dir)
+                remove_run(run_dir)
+        except Exception as e:
+            broadcast(str(e), w)
+            raise
+        broadcast(None, w)
         return _train_run(config, run_dir, resume, progress, data)
 
 
@@ -145,12 +159,14 @@ def _train_run(config: TrainConfig, run_dir: Path, resume: bool, progress: bool,
         model, guide = build(config, len(data.vocab))
     if not resume and hasattr(model, "init_from_corpus"):
         model.init_from_corpus(word_totals(data.train))
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    (run_dir / "vocab.txt").write_text("".join(w + "\n" for w in data.vocab), encoding="utf-8")
+    main = world().main
+    if main:
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        (run_dir / "vocab.txt").write_text("".join(v + "\n" for v in data.vocab), encoding="utf-8")
     extra = {"vocab": list(data.vocab)}
     result = train(model, guide, data.train, data.valid, config, run_dir=run_dir, resume=resume,
                    progress=progress, extra=extra)  # fmt: skip
-    if result.history:
+    if result.history and main:
         plot_training_curves(result.history, run_dir / "curves.png")
     return result
 

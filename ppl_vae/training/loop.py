@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -35,6 +36,14 @@ from ppl_vae.training.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+)
+from ppl_vae.training.distributed import (
+    RANK_SEED_STRIDE,
+    all_sum,
+    broadcast,
+    shard,
+    world,
+    wrap,
 )
 from ppl_vae.training.files import BEST, CHECKPOINT, METRICS, append_metrics, truncate_metrics
 from ppl_vae.training.monitor import batch_kl, finite, loss_spike, validation_record
@@ -76,7 +85,11 @@ def train(
     resuming), forked from the caller's: the caller's RNG state is the same after the call as
     before.
     """
-    with own_rng(config.seed), pyro.settings.context(module_local_params=True):
+    rank = world().rank
+    with (
+        own_rng(config.seed + rank * RANK_SEED_STRIDE),
+        pyro.settings.context(module_local_params=True),
+    ):
         run = Session(model, guide, train_data, config, run_dir, extra)
         run.begin(resume)
         status = "completed"
@@ -113,7 +126,9 @@ class Session:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.extra = extra or {}
         objective = make_objective(config.objective, config.num_particles, config.free_bits)
-        self.loss_fn = objective(model, guide)  # an nn.Module: Pyro's ELBOModule
+        self.world = world()
+        # an nn.Module (Pyro's ELBOModule), under DDP in a distributed run
+        self.loss_fn = wrap(objective(model, guide), self.world, self.device)
         self.optimizer = make_optimizer(trainable_parameters(model, guide), config)
         steps_per_epoch = math.ceil(len(data) / config.batch_size)
         self.schedule = make_schedule(
@@ -129,7 +144,9 @@ class Session:
 
     def validate(self, data) -> dict:
         """The validation figures, with the weights that evaluation uses (the moving average,
-        if one is kept)."""
+        if one is kept); rank 0's alone in a distributed run, where only it validates."""
+        if not self.world.main:
+            return {}
         if not finite(self.model, self.guide):
             raise TrainingDiverged(
                 f"the weights became non-finite in epoch {self.state.epoch + 1} (last step "
@@ -153,7 +170,7 @@ class Session:
             self.restore()
             s = self.state
             logger.info("resumed at epoch %d, batch %d (step %d)", s.epoch, s.batch, s.step)
-        elif self.run_dir is not None:
+        elif self.run_dir is not None and self.world.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / METRICS).unlink(missing_ok=True)
             self.save(CHECKPOINT)
@@ -175,14 +192,25 @@ class Session:
             total=len(batches),
             initial=s.batch,
             desc=f"epoch {s.epoch + 1}/{c.epochs}",
-            disable=not progress,
+            disable=not progress or not self.world.main,
             leave=False,
         )
         started = time.perf_counter()
         for idx in batches[s.batch :]:
+            if len(idx) < self.world.size:  # too few items for every rank: skipped
+                s.batch += 1
+                continue
+            idx = shard(idx, self.world)
             args = self.data.make_batch(idx, self.device)
             beta = self.schedule(s.step)
-            s.add_step(self.step(args, beta, lr), len(idx))
+            loss = self.step(args, beta, lr)
+            if self.world.distributed:  # the global batch's loss, and a stop on any rank
+                loss, n, signalled = all_sum([loss, len(idx), stop.signum is not None], self.world)
+                if signalled and stop.signum is None:
+                    stop.signum = signal.SIGTERM
+            else:
+                n = len(idx)
+            s.add_step(loss, int(n))
             if self.average is not None:
                 self.average.update()
             if s.step % KL_EVERY == 0 or s.batch == 1:
@@ -198,7 +226,8 @@ class Session:
     def step(self, args: tuple, beta: float, lr: float) -> float:
         """One optimizer step; :class:`TrainingDiverged` if its loss is not finite."""
         try:
-            loss = optimizer_step(self.loss_fn, self.optimizer, args, beta, self.config.clip_norm)
+            loss = optimizer_step(self.loss_fn, self.optimizer, args, beta,
+                                  self.config.clip_norm, scale=self.world.size)  # fmt: skip
         except ValueError as e:  # with validation on, NaNs fail distribution checks
             if "nan" not in str(e).lower() and finite(self.model, self.guide):
                 raise
@@ -252,11 +281,13 @@ class Session:
     def end_epoch(self, record: dict, validated: bool) -> None:
         """Close the epoch in the state, log its record, and checkpoint (``best.pt`` too when
         validation improved, or always without validation)."""
-        monitored = -record["valid_elbo"] if validated else None
+        monitored = -record["valid_elbo"] if validated and self.world.main else None
         improved = self.state.end_epoch(monitored, self.config.lr_drop)
+        # rank 0 validated: its best epoch, plateau and early stop hold for every rank
+        self.state = broadcast(self.state, self.world)
         self.history.append(record)
         logger.info("epoch %s", json.dumps(record))
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.world.main:
             append_metrics(self.run_dir, record)
             # best.pt first: a kill between the two writes leaves checkpoint.pt at the epoch
             # before, which redoes this epoch and writes both again, never a stale best.pt
@@ -265,7 +296,7 @@ class Session:
             self.save(CHECKPOINT)
 
     def save_interrupted(self) -> None:
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.world.main:
             self.save(CHECKPOINT)
             logger.warning("checkpoint saved to %s; resume with --resume", self.run_dir)
 
@@ -298,4 +329,9 @@ class Session:
         self.optimizer.load_state_dict(payload["optim"])
         set_rng_state(payload["rng"], torch_only=True)
         self.state = TrainState(**payload["state"])
-        self.history = truncate_metrics(self.run_dir, self.state.epoch)
+        if self.world.rank:  # the saved stream is rank 0's: the others take their own
+            torch.manual_seed(
+                self.config.seed + self.world.rank * RANK_SEED_STRIDE + self.state.step
+            )
+        if self.world.main:  # only rank 0 writes
+            self.history = truncate_metrics(self.run_dir, self.state.epoch)

@@ -31,15 +31,17 @@ def optimizer_step(
     args: tuple,
     beta: float | torch.Tensor = 1.0,
     clip: float | None = None,
+    scale: float = 1.0,
 ) -> float:
     """One step: the loss ``loss_fn(*args, annealing_factor=beta)`` of a module-local
     objective (``objective(model, guide)``, see :mod:`ppl_vae.infer.base`), its gradient, each
     parameter's gradient clipped to norm ``clip`` when given (as :class:`pyro.optim.PyroOptim`'s
-    ``clip_args`` do), then the optimizer's step. Returns the loss."""
+    ``clip_args`` do), then the optimizer's step. Returns the loss. ``scale`` multiplies the
+    loss before ``backward`` (the world size under DDP, which averages gradients over ranks)."""
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(*args, annealing_factor=beta)
     if loss.requires_grad:
-        loss.backward()
+        (loss * scale if scale != 1.0 else loss).backward()
     if clip:
         for group in optimizer.param_groups:
             for p in group["params"]:
