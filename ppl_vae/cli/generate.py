@@ -7,6 +7,7 @@ import sys
 
 import torch
 
+from ppl_vae.cli.options import add_common
 from ppl_vae.evaluation.generation import (
     decode,
     encode_sentences,
@@ -38,8 +39,10 @@ def add_parsers(sub) -> None:
         p[name].add_argument("run_dir", help="a sentence-vae run directory")
         if name != "interpolate":
             p[name].add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p[name].add_argument("--max-words", "--max-length", dest="max_length", type=int,
+                             default=30, help="most words per sentence (default 30)")  # fmt: skip
+        add_common(p[name])
     p["sample"].add_argument("--n", type=int, default=10, help="how many sentences (default 10)")
-    p["sample"].add_argument("--max-length", type=int, default=30, help="most words (default 30)")
     how = p["sample"].add_mutually_exclusive_group()
     how.add_argument("--greedy", action="store_true", help="most probable word (the default)")
     how.add_argument("--temperature", type=float, help="sample each word with logits / T")
@@ -74,7 +77,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         print(f"note: {unknown} word(s) not in the vocabulary were read as <unk>", file=sys.stderr)
     with own_rng(args.seed):
         rows = reconstruct(
-            run.model, run.guide, vocab, args.sentences, args.samples, beam=args.beam
+            run.model, run.guide, vocab, args.sentences, args.samples, args.max_length, args.beam
         )
     for row in rows:
         print(f"INPUT  {row['input']}\nMEAN   {row['mean']}")
@@ -86,6 +89,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     run, vocab = load_sentence_run(args.run_dir)
-    print("\n".join(interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps,
-                                beam=args.beam)))  # fmt: skip
+    path = interpolate(run.model, run.guide, vocab, args.a, args.b, args.steps, args.max_length,
+                       args.beam)  # fmt: skip
+    print("\n".join(path))
     return 0

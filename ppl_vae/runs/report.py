@@ -24,6 +24,7 @@ from ppl_vae.runs.mixture import is_mixture_run, load_mixture
 from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.runs.run import check_vocab, load_run, load_run_data
 from ppl_vae.training.checkpoint import CheckpointError
+from ppl_vae.training.monitor import collapse_warning
 
 
 @dataclass
@@ -73,6 +74,7 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
     report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
                         "ppl_doc_elbo_is_bound": True})  # fmt: skip
     report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
+    _flag_collapse(report, ev, run.guide)
     weights = run.model.topic_weights().cpu()
     if data.synthetic is not None and split == "test":
         rec = recovery_report(data.synthetic, ev, weights)
@@ -121,7 +123,19 @@ def _sentences(run, data_dir, split, num_samples, device, progress) -> RunReport
         f"{f['ppl_iw_without_eos']:.1f} without; ELBO: {f['ppl_elbo_with_eos']:.1f} / "
         f"{f['ppl_elbo_without_eos']:.1f}",
     ]
-    return RunReport(figures, lines)
+    report = RunReport(figures, lines)
+    _flag_collapse(report, ev, run.guide)
+    return report
+
+
+def _flag_collapse(report: RunReport, ev, guide) -> None:
+    """Say so, in the figures and the lines, if the model ignores ``z``."""
+    warning = (
+        collapse_warning(ev.kl, ev.active_units) if getattr(guide, "has_latent", True) else None
+    )
+    if warning:
+        report.figures["warning"] = warning
+        report.lines.append(f"warning: {warning}")
 
 
 def _mixture(run_dir, data_dir, split, topics) -> RunReport:

@@ -46,7 +46,13 @@ from ppl_vae.training.distributed import (
     wrap,
 )
 from ppl_vae.training.files import BEST, CHECKPOINT, METRICS, append_metrics, truncate_metrics
-from ppl_vae.training.monitor import batch_kl, finite, loss_spike, validation_record
+from ppl_vae.training.monitor import (
+    batch_kl,
+    collapse_warning,
+    finite,
+    loss_spike,
+    validation_record,
+)
 from ppl_vae.training.optim import make_optimizer, optimizer_step, set_lr, trainable_parameters
 from ppl_vae.training.signals import StopOnSignal
 from ppl_vae.training.state import TrainingDiverged, TrainResult, TrainState
@@ -285,6 +291,8 @@ class Session:
         improved = self.state.end_epoch(monitored, self.config.lr_drop)
         # rank 0 validated: its best epoch, plateau and early stop hold for every rank
         self.state = broadcast(self.state, self.world)
+        if validated and self.world.main and getattr(self.guide, "has_latent", True):
+            self.check_collapse(record)
         self.history.append(record)
         logger.info("epoch %s", json.dumps(record))
         if self.run_dir is not None and self.world.main:
@@ -294,6 +302,21 @@ class Session:
             if improved or not validated:
                 self.save(BEST)
             self.save(CHECKPOINT)
+
+    def check_collapse(self, record: dict) -> None:
+        """At the end of annealing and of training, warn (in the log and in the record) if the
+        validation KL or active units say the model ignores ``z``."""
+        c, s = self.config, self.state
+        last = s.epoch >= c.epochs or bool(c.patience and s.bad_epochs >= c.patience)
+        annealed = (
+            c.anneal != "constant"
+            and self.schedule(s.step - 1) >= c.beta
+            and (not self.history or self.history[-1].get("beta", c.beta) < c.beta)
+        )
+        warning = collapse_warning(record["valid_kl"], record["valid_active_units"])
+        if warning and (last or annealed):
+            record["warning"] = "; ".join(filter(None, [record.get("warning"), warning]))
+            logger.warning("epoch %d: %s", s.epoch, warning)
 
     def save_interrupted(self) -> None:
         if self.run_dir is not None and self.world.main:

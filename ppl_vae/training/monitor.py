@@ -66,6 +66,25 @@ def validation_record(model, guide, data, num_samples: int, device, seed: int) -
     return record
 
 
+#: a validation KL below this many nats per item, or no active unit, is reported as KL collapse
+COLLAPSE_KL = 0.5
+COLLAPSE_CURE = (
+    "try --objective free-bits --free-bits 0.5, --anneal sigmoid --anneal-epochs E, or "
+    "--word-dropout 0.3 (sentence models)"
+)
+
+
+def collapse_warning(kl: float, active_units: int) -> str | None:
+    """A warning naming the cure if the KL (nats per item) or the active units say that the
+    model ignores ``z``; None if not."""
+    if kl >= COLLAPSE_KL and active_units > 0:
+        return None
+    return (
+        f"KL collapse: KL {kl:.3g} nats per item and {active_units} active unit(s): the "
+        f"decoder ignores z; {COLLAPSE_CURE}"
+    )
+
+
 def loss_spike(loss: float, earlier: list[float], factor: float = SPIKE_FACTOR) -> str | None:
     """A warning if the epoch's mean training ``loss`` is more than ``factor`` times the median
     of the ``earlier`` epochs' (for a negative median, more than ``factor - 1`` times its size

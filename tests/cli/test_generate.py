@@ -47,3 +47,17 @@ def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
 def test_generation_needs_a_sentence_vae(trained_run, capsys):
     assert main(["sample", str(trained_run)]) == 2
     assert "needs a sentence-vae run" in capsys.readouterr().err
+
+
+def test_every_generation_command_takes_threads_and_max_words(tmp_path, capsys):
+    out = str(tmp_path / "svae")
+    assert main(["train", "sentence-vae", "--out", out, *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    common = ["--threads", "1", "--max-words", "2"]
+    for argv in (["sample", out, "--n", "3"], ["reconstruct", out, "the cat"],
+                 ["interpolate", out, "the cat", "a dog"]):  # fmt: skip
+        assert main([*argv, *common]) == 0
+        lines = [ln.split(maxsplit=1)[-1] if ln[:5] in ("INPUT", "MEAN ", "SAMP ") else ln
+                 for ln in capsys.readouterr().out.splitlines() if ln.strip()]  # fmt: skip
+        decoded = lines if argv[0] != "reconstruct" else lines[1:]  # not the INPUT row
+        assert decoded and all(len(s.split()) <= 2 for s in decoded)

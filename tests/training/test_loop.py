@@ -261,3 +261,21 @@ def test_resuming_a_checkpoint_with_a_pyro_optimizer_state_is_refused(tmp_path, 
     save_checkpoint(tmp_path / CHECKPOINT, payload)
     with pytest.raises(CheckpointError, match="before 0.2 .* can still be evaluated, but not"):
         run(tiny_corpus, 2, tmp_path, resume=True)
+
+
+def test_kl_collapse_is_never_silent(tmp_path, caplog):
+    """A sentence VAE on the embedded corpus with Bowman et al.'s plain objective collapses
+    within an epoch; the NVDM does not. The warning names the cure, in the log and the record."""
+    from ppl_vae.data import load_documents
+    from ppl_vae.data.sentences import load_sentence_data
+    from ppl_vae.runs import preset, read_metrics, run_training
+
+    sizes = {"embedding_dim": 16, "hidden_dim": 16}
+    sentences = preset("sentence-vae", epochs=2, model_kwargs=sizes, guide_kwargs=sizes)
+    run_training(sentences, tmp_path / "s", progress=False, data=load_sentence_data())
+    record = read_metrics(tmp_path / "s")[-1]
+    assert record["valid_kl"] < 0.5 and "KL collapse" in record["warning"]
+    assert "--objective free-bits" in caplog.text
+    docs = preset("nvdm", epochs=2, latent_dim=4, guide_kwargs={"hidden_sizes": [32]})
+    run_training(docs, tmp_path / "d", progress=False, data=load_documents())
+    assert "warning" not in read_metrics(tmp_path / "d")[-1]
