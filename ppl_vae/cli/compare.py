@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     configs = {name: config_from_args(args, model, name) for name in args.guides}
     base = configs[args.guides[0]]
     data = load_data(base, args.data or "synthetic", valid_fraction=args.valid_fraction,
-                     max_vocab=args.max_vocab, max_length=args.max_length)  # fmt: skip
+                     max_vocab=args.max_vocab, max_length=args.max_length,
+                         unk_tokens=args.unk_token or ())  # fmt: skip
     overrides = guide_overrides(configs)
     measure = {f.name: getattr(args, f.name) for f in fields(Measurements)}
     rows = compare_guides(base, args.guides, data, args.out, overrides,

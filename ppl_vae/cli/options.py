@@ -104,6 +104,9 @@ SENTENCE_FLAGS: list[tuple[str, str | None, dict]] = [
                                               "help": "feed z only through the decoder's "
                                               "initial state, not at every step"}),
     ("--max-vocab", None, {"type": int, "default": 10000, "help": "vocabulary size (10000)"}),
+    ("--unk-token", None, {"action": "append", "metavar": "TOKEN",
+                           "help": "the corpus's own unknown marker, read as <unk> (repeatable; "
+                           "the count is logged)"}),
     ("--max-length", None, {"type": int, "help": "truncate longer sentences (counted)"}),
 ]  # fmt: skip
 #: the flags that set constructor keywords, and whose: the model's, the guide's or both

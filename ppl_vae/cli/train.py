@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     data = None
     if not args.resume or args.data:
         data = load_data(config, args.data or "synthetic", valid_fraction=args.valid_fraction,
-                         max_vocab=args.max_vocab, max_length=args.max_length)  # fmt: skip
+                         max_vocab=args.max_vocab, max_length=args.max_length,
+                         unk_tokens=args.unk_token or ())  # fmt: skip
     given = {"epochs": args.epochs, "lr": args.lr, "lr_drop": args.lr_drop,
              "patience": args.patience}  # fmt: skip
     overrides = {k: v for k, v in given.items() if v is not None} if args.resume else None

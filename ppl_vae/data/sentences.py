@@ -33,6 +33,7 @@ from ppl_vae.data.vocabulary import (
     PAD,
     PAD_INDEX,
     SPECIALS,
+    UNK,
     UNK_INDEX,
     Vocabulary,
 )
@@ -264,9 +265,17 @@ class SentenceSplits:
         return corpus
 
 
-def _read_tokenized(path: Path) -> list[tuple[int, list[str]]]:
-    """``(line number, tokens)`` for every line, empty ones included."""
-    return [(n, tokenize(t)) for n, t in read_lines(path)]
+def _read_tokenized(path: Path, unk_tokens: frozenset[str] = frozenset()) -> list:
+    """``(line number, tokens)`` for every line, empty ones included, with the corpus's own
+    unknown markers ``unk_tokens`` read as ``<unk>`` (their count is logged)."""
+    rows = [(n, tokenize(t)) for n, t in read_lines(path)]
+    if unk_tokens:
+        mapped = sum(tok in unk_tokens for _, toks in rows for tok in toks)
+        rows = [(n, [UNK if tok in unk_tokens else tok for tok in toks]) for n, toks in rows]
+        if mapped:
+            logger.info("%s: read %d occurrence(s) of %s as <unk>", path, mapped,
+                        ", ".join(sorted(unk_tokens)))  # fmt: skip
+    return rows
 
 
 def _encode(
@@ -303,7 +312,10 @@ def _encode(
 
 
 def load_sentences(
-    path: str | Path, vocab: Vocabulary, max_length: int | None = None
+    path: str | Path,
+    vocab: Vocabulary,
+    max_length: int | None = None,
+    unk_tokens: Sequence[str] = (),
 ) -> SentenceCorpus:
     """One whitespace-tokenized sentence per line of a UTF-8 file.
 
@@ -315,7 +327,7 @@ def load_sentences(
         ``<eos>`` token in the text; naming the file if it is missing or has no sentence.
     """
     path = Path(path)
-    return _encode(str(path), _read_tokenized(path), vocab, max_length)
+    return _encode(str(path), _read_tokenized(path, frozenset(unk_tokens)), vocab, max_length)
 
 
 def load_sentence_splits(
@@ -325,6 +337,7 @@ def load_sentence_splits(
     max_length: int | None = None,
     valid_fraction: float = 0.05,
     seed: int = 0,
+    unk_tokens: Sequence[str] = (),
 ) -> SentenceSplits:
     """Load ``PREFIXtrain.txt``, ``PREFIXtest.txt`` and ``PREFIXvalid.txt`` (or ``val.txt``,
     ``dev.txt``) from ``directory``, for one prefix such as ``"ptb."`` or none.
@@ -332,18 +345,20 @@ def load_sentence_splits(
     The vocabulary (at most ``max_vocab`` entries, specials included; words seen at least
     ``min_count`` times) is built from the whole train split, before truncation. Without a
     valid file, ``valid_fraction`` of train is held out for validation (seeded, and said in
-    the log); 0 trains without validation (and so without early stopping).
+    the log); 0 trains without validation (and so without early stopping). The corpus's own
+    unknown markers ``unk_tokens`` (e.g. ``["_UNK"]``) are read as ``<unk>``, and counted.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(directory, "corpus directory not found")
     train_path, valid_path, test_path = split_files(directory, "txt")
-    train_rows = _read_tokenized(train_path)
+    markers = frozenset(unk_tokens)
+    train_rows = _read_tokenized(train_path, markers)
     vocab = Vocabulary.build((t for _, t in train_rows), max_vocab, min_count)
     logger.info("%s: vocabulary of %d entries from %s", directory, len(vocab), train_path.name)
     train = _encode(str(train_path), train_rows, vocab, max_length)
-    valid = load_sentences(valid_path, vocab, max_length) if valid_path else None
-    test = load_sentences(test_path, vocab, max_length)
+    valid = load_sentences(valid_path, vocab, max_length, markers) if valid_path else None
+    test = load_sentences(test_path, vocab, max_length, markers)
     if valid is None:
         train, valid = _hold_out(directory, train, valid_fraction, seed)
     source = {
@@ -354,6 +369,7 @@ def load_sentence_splits(
         "max_length": max_length,
         "valid_fraction": valid_fraction,
         "seed": seed,
+        "unk_tokens": sorted(markers),
     }
     return SentenceSplits(train, valid, test, vocab, source)
 
@@ -413,6 +429,7 @@ def load_sentence_data(
     max_length: int | None = None,
     valid_fraction: float = 0.05,
     seed: int = 0,
+    unk_tokens: Sequence[str] = (),
 ) -> SentenceSplits:
     """Sentence splits from a directory, ``None``/``"synthetic"`` for the embedded synthetic
     corpus, or the ``source`` dict of earlier splits (as saved in a run's config). See
@@ -429,7 +446,10 @@ def load_sentence_data(
             source.get("max_length"),
             source.get("valid_fraction", 0.0),  # runs saved before the hold-out had none
             source.get("seed", 0),
+            source.get("unk_tokens", ()),
         )
     if source is None or str(source) == "synthetic":
         return make_synthetic_sentences(max_length=max_length)
-    return load_sentence_splits(source, max_vocab, min_count, max_length, valid_fraction, seed)
+    return load_sentence_splits(
+        source, max_vocab, min_count, max_length, valid_fraction, seed, unk_tokens
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,16 +40,19 @@ def load_data(
     valid_fraction: float = 0.05,
     max_vocab: int | None = 10000,
     max_length: int | None = None,
+    unk_tokens: Sequence[str] = (),
 ) -> DocumentSplits | SentenceSplits:
     """The corpus of ``config.model``'s kind (documents or sentences) from ``source`` (a
     directory, or ``"synthetic"`` for the embedded synthetic corpus), or by default (``None``)
     the corpus that ``config.data`` names. ``valid_fraction`` of train is held out when the
-    corpus has no valid split; ``max_vocab`` and ``max_length`` apply to sentences."""
+    corpus has no valid split; ``max_vocab``, ``max_length`` and ``unk_tokens`` (the corpus's own
+    unknown markers, read as ``<unk>``) apply to sentences."""
     if config.model in SENTENCE_MODELS:
         if source is None:
             return load_sentence_data(config.data)
         return load_sentence_data(source, max_vocab, max_length=max_length,
-                                  valid_fraction=valid_fraction, seed=config.seed)  # fmt: skip
+                                  valid_fraction=valid_fraction, seed=config.seed,
+                                  unk_tokens=unk_tokens)  # fmt: skip
     if source is None:
         return load_documents(config.data, seed=config.seed)
     return load_documents(source, valid_fraction=valid_fraction, seed=config.seed)

@@ -301,3 +301,14 @@ def test_weights_gone_bad_stop_the_run_with_one_line(tmp_path, capsys, model):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "became nan" in err and err.count("\n") == 1
     assert (tmp_path / "checkpoint.pt").exists()  # the last good state
+
+
+def test_unk_token_maps_a_corpus_own_marker(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split in ("train", "valid", "test"):
+        (corpus / f"{split}.txt").write_text("the _UNK sat .\na dog ran _UNK .\n")
+    run = tmp_path / "run"
+    argv = ["train", "rnnlm", "--data", str(corpus), "--out", str(run), "--unk-token", "_UNK"]
+    assert main([*argv, *TINY_SENTENCES]) == 0
+    assert "_UNK" not in (run / "vocab.txt").read_text().split()

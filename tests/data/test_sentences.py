@@ -200,3 +200,15 @@ def test_without_a_validation_file_a_share_of_train_is_held_out_and_said(tmp_pat
     again = load_sentence_splits(tmp_path, valid_fraction=0.25, seed=3)
     assert [again.valid.text(i) for i in range(10)] == [data.valid.text(i) for i in range(10)]
     assert load_sentence_splits(tmp_path, valid_fraction=0.0).valid is None
+
+
+def test_a_corpus_own_unknown_marker_is_read_as_unk_and_counted(tmp_path, caplog):
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text("the _UNK sat .\nthe cat sat _UNK .\n")
+    caplog.set_level(logging.INFO)
+    data = load_sentence_splits(tmp_path, unk_tokens=["_UNK"])
+    assert "_UNK" not in data.vocab
+    assert data.test.text(1) == "the cat sat <unk> ."
+    assert "read 2 occurrence(s) of _UNK as <unk>" in caplog.text
+    assert data.source["unk_tokens"] == ["_UNK"]
+    assert "_UNK" in load_sentence_splits(tmp_path).vocab  # without the option, a word
