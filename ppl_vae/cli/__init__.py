@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not getattr(args, "no_progress", True) and not sys.stderr.isatty():
+        # a log, not a terminal: no carriage-return bars, a line per epoch instead
+        args.no_progress = True
+        logging.getLogger("ppl_vae.training.loop").setLevel(logging.INFO)
     threads = choose_threads(getattr(args, "threads", None), _large_network(args))
     if threads:
         torch.set_num_threads(threads)

@@ -312,3 +312,12 @@ def test_unk_token_maps_a_corpus_own_marker(tmp_path):
     argv = ["train", "rnnlm", "--data", str(corpus), "--out", str(run), "--unk-token", "_UNK"]
     assert main([*argv, *TINY_SENTENCES]) == 0
     assert "_UNK" not in (run / "vocab.txt").read_text().split()
+
+
+def test_without_a_terminal_progress_is_a_line_per_epoch(tmp_path):
+    argv = ["train", "nvdm", "--out", str(tmp_path), "--epochs", "2", "--latent-dim", "4"]
+    done = subprocess.run([sys.executable, "-m", "ppl_vae", *argv, "--eval-samples", "0"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert "\r" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "ppl_vae.training.loop: epoch {" in line]
+    assert [json.loads(line.split("epoch ", 1)[1])["epoch"] for line in lines] == [1, 2]
