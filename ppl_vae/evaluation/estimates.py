@@ -128,6 +128,8 @@ def evaluate(
       ``num_samples`` guide samples (:func:`estimate_items`). The corpus's ``eval_batches``
       are asked for by length, since per-item estimates do not depend on the grouping and
       padded corpora then waste less.
+    * With a guide that samples no latent variable (the RNNLM's), ``log p(x)`` is exact: it is
+      computed once, whatever ``num_samples`` says, and :attr:`Evaluation.exact` says so.
     * With ``guide=None``: a model that computes ``log p(x)`` itself (exactly, like the fitted
       mixture of multinomials, or by its own estimator) through a method
       ``evaluate_items(corpus) -> ItemEstimates``; its "ELBO" and "importance-sampled" figures
@@ -144,6 +146,9 @@ def evaluate(
         return summarize(model.evaluate_items(data))
     if batch_size is None:
         batch_size = getattr(data, "eval_batch_size", 500)
+    exact = getattr(guide, "has_latent", True) is False  # e.g. the RNNLM: log p(x) itself
+    if exact:
+        num_samples = 1  # every sample would give the same exact value
     for m in (model, guide):
         if isinstance(m, torch.nn.Module):
             m.eval()
@@ -152,4 +157,5 @@ def evaluate(
         batches = tqdm(list(batches), desc="evaluate", disable=not progress, leave=False)
         return summarize(fast_documents.estimate_documents(model, guide, batches, num_samples))
     est = estimate_items(model, guide, batches, num_samples, progress=progress)
+    est.exact = exact
     return summarize(est)

@@ -116,7 +116,8 @@ def _sentences(run, data_dir, split, num_samples, device, progress) -> RunReport
     f = figures
     lines = [
         f"{split} evaluation of {run.path} ({ev.documents} sentences):",
-        f"  NLL per sentence: ELBO {f['nll_elbo']:.2f}, IW ({num_samples} samples) "
+        f"  NLL per sentence: ELBO {f['nll_elbo']:.2f}, "
+        f"{'exact' if ev.exact else f'IW ({num_samples} samples)'} "
         f"{f['nll_iw']:.2f} nats; KL {ev.kl:.2f}; active units {ev.active_units}; MI "
         f"{f['mi']:.2f}",
         f"  perplexity, IW: {f['ppl_iw_with_eos']:.1f} counting <eos>, "

@@ -196,3 +196,16 @@ def test_one_entry_point_evaluates_an_exact_model_without_a_guide(tiny_corpus):
 def test_a_model_without_a_guide_must_evaluate_itself(tiny_corpus):
     with pytest.raises(TypeError, match="needs a guide"):
         evaluate(NVDM(tiny_corpus.train.vocab_size, 3), None, tiny_corpus.test)
+
+
+def test_a_model_without_a_latent_is_scored_exactly_once():
+    from ppl_vae.data.sentences import load_sentence_data
+    from ppl_vae.guides import NoLatentGuide
+    from ppl_vae.models import RNNLM
+
+    data = load_sentence_data()
+    model = RNNLM(len(data.vocab), embedding_dim=8, hidden_dim=8)
+    once = evaluate(model, NoLatentGuide(), data.test, num_samples=1)
+    many = evaluate(model, NoLatentGuide(), data.test, num_samples=50)
+    assert many.exact and many.num_samples == 1
+    assert many.ppl_doc_iw == once.ppl_doc_iw == many.ppl_doc_elbo
