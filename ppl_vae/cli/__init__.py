@@ -11,12 +11,10 @@ With ``-v`` (or ``PPL_VAE_DEBUG=1`` in the environment) an unexpected fault show
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
@@ -27,7 +25,7 @@ from ppl_vae.ops.threads import choose_threads
 from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.training import TrainingDiverged
 from ppl_vae.training.checkpoint import CheckpointError
-from ppl_vae.training.files import RunError
+from ppl_vae.training.files import RunError, read_run_config
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -53,8 +51,8 @@ def _large_network(args: argparse.Namespace) -> bool:
     model = getattr(args, "model", None)
     if model is None and getattr(args, "run_dir", None):
         try:
-            model = json.loads((Path(args.run_dir) / "config.json").read_text()).get("model")
-        except (OSError, ValueError, AttributeError):
+            model = read_run_config(args.run_dir).get("model")
+        except (OSError, RunError):  # the command itself reports a bad run directory
             model = None
     return model in (*SENTENCE_MODELS, "sentence")
 

@@ -19,6 +19,7 @@ from ppl_vae.infer.mixture_fit import MixtureFit
 from ppl_vae.infer.mixture_svi import fit_mixture_svi
 from ppl_vae.training import BEST, METRICS
 from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ppl_vae.training.files import read_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +97,7 @@ def train_mixture(
 
 def is_mixture_run(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` holds a mixture run (by its ``config.json``)."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        return False
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        line = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
-        raise CheckpointError(f"{path}: not valid JSON{line}; it was edited or cut off") from None
-    return isinstance(config, dict) and config.get("model") == MIXTURE
+    return read_run_config(run_dir).get("model") == MIXTURE
 
 
 def load_mixture(run_dir: str | Path) -> tuple[MixtureFit, dict, list[str], Path]:

@@ -25,7 +25,14 @@ from ppl_vae.runs.registry import SENTENCE_MODELS, build, model_class
 from ppl_vae.training import BEST, CHECKPOINT, TrainResult, train
 from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
 from ppl_vae.training.distributed import broadcast, world
-from ppl_vae.training.files import RunError, RunLock, holds_run, remove_run
+from ppl_vae.training.files import (
+    CONFIG,
+    RunError,
+    RunLock,
+    holds_run,
+    read_run_config,
+    remove_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -246,11 +253,7 @@ def load_run(
 def _check_config_json(run_dir: Path, checkpoint: Path, saved: dict) -> None:
     """``CheckpointError`` if ``config.json`` names another model or guide than the checkpoint
     holds: the checkpoint is then a foreign one, or the readable copy was edited."""
-    path = run_dir / "config.json"
-    try:
-        readable = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError(f"{path}: not valid JSON; it was edited or cut off") from None
+    path, readable = run_dir / CONFIG, read_run_config(run_dir)
     for field in ("model", "guide"):
         if field in readable and readable[field] != saved.get(field):
             raise CheckpointError(

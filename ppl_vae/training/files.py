@@ -14,14 +14,31 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"  # the latest state
 BEST = "best.pt"  # the state of the best validation epoch
 METRICS = "metrics.jsonl"  # one JSON record per epoch
+CONFIG = "config.json"  # a readable copy of the config (the checkpoint's copy is authoritative)
 LOCK = ".lock"  # {"pid": ..., "host": ...} of the process writing the run
 #: what a run directory holds, besides its lock
-RUN_FILES = (CHECKPOINT, BEST, METRICS, "config.json", "vocab.txt", "curves.png")
+RUN_FILES = (CHECKPOINT, BEST, METRICS, CONFIG, "vocab.txt", "curves.png")
 
 
 class RunError(RuntimeError):
     """A run directory that cannot be used as asked: taken by another writer, already holding
     a run, not a directory, or not writable."""
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """The readable copy of a run's config, ``run_dir/config.json`` ({} if there is none).
+
+    :raises RunError: naming the file and line if it is not JSON (edited, or cut off).
+    """
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        line = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise RunError(f"{path}: not valid JSON{line}; it was edited or cut off") from None
+    return config if isinstance(config, dict) else {}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

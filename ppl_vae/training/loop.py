@@ -235,7 +235,7 @@ class Session:
             loss = optimizer_step(self.loss_fn, self.optimizer, args, beta,
                                   self.config.clip_norm, scale=self.world.size)  # fmt: skip
         except ValueError as e:  # with validation on, NaNs fail distribution checks
-            if "nan" not in str(e).lower() and finite(self.model, self.guide):
+            if not self.non_finite(e):
                 raise
             logger.error("step failed on non-finite values: %s", str(e).splitlines()[0])
             loss = math.nan
@@ -249,13 +249,18 @@ class Session:
             )
         return loss
 
+    def non_finite(self, error: ValueError) -> bool:
+        """Whether ``error`` (Pyro's validation refusing a distribution's parameters) comes
+        from NaNs, or from weights that are no longer finite."""
+        return "nan" in str(error).lower() or not finite(self.model, self.guide)
+
     def kl(self, args: tuple, beta: float, lr: float) -> float:
         """The batch's mean KL, for the progress bar; :class:`TrainingDiverged` if it is not
         finite (the weights have gone bad even though the loss has not yet)."""
         try:
             kl = batch_kl(self.model, self.guide, *args)
         except ValueError as e:  # Pyro's validation refuses a distribution's NaN parameters
-            if "nan" not in str(e).lower() and finite(self.model, self.guide):
+            if not self.non_finite(e):
                 raise
             kl = math.nan
         if not math.isfinite(kl):
