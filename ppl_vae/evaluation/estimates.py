@@ -32,6 +32,7 @@ from ppl_vae.ops.metrics import (
     perplexity_per_document,
 )
 from ppl_vae.ops.traces import particle_terms
+from ppl_vae.ops.world import broadcast, map_batches
 
 
 def estimate_items(
@@ -40,35 +41,52 @@ def estimate_items(
     batches: Iterable[tuple],
     num_samples: int = 100,
     progress: bool = False,
+    seed: int | None = None,
 ) -> ItemEstimates:
     """Per-datapoint ELBO, importance-sampled ``log p(x)`` and KL from ``num_samples`` samples.
 
     :param batches: ``(args, tokens)`` pairs: the model's arguments for a batch, and the number of
         tokens of each of its datapoints.
+    :param seed: seeds each batch's draws by its index (:func:`~ppl_vae.ops.world.map_batches`),
+        so the estimates do not depend on the world size of a distributed job; None draws from
+        the current stream. Under ``torch.distributed`` the batches are shared out over the ranks
+        and every rank gets every item's estimates.
     """
-    out: dict[str, list] = {k: [] for k in ("elbo", "log_px", "kl", "ll", "mean", "tokens")}
-    with torch.no_grad(), poutine.block():
-        for args, tokens in tqdm(list(batches), desc="evaluate", disable=not progress, leave=False):
-            weights, kls, lls, zsum, mean = [], [], [], None, None
-            for _ in range(num_samples):
-                t = particle_terms(model, guide, *args)
-                weights.append(t.log_weight)
-                kls.append(t.kl)
-                lls.append(t.log_likelihood)
-                if t.latent_mean is not None:
-                    mean = t.latent_mean.double()
-                zsum = t.latent_sample.double() if zsum is None else zsum + t.latent_sample
-            w = torch.stack(weights)  # (S, B) float64
-            out["elbo"].append(w.mean(0))
-            out["log_px"].append(w.logsumexp(0) - math.log(num_samples))
-            out["kl"].append(torch.stack(kls).mean(0))
-            out["ll"].append(torch.stack(lls).mean(0))
-            out["mean"].append(mean if mean is not None else zsum / num_samples)
-            out["tokens"].append(torch.as_tensor(tokens, dtype=torch.float64).cpu())
-    cat = {k: torch.cat(v).numpy() for k, v in out.items()}
-    return ItemEstimates(
-        cat["elbo"], cat["log_px"], cat["kl"], cat["ll"], cat["mean"], cat["tokens"], num_samples
-    )
+
+    def one(batch) -> dict:
+        args, tokens = batch
+        with torch.no_grad(), poutine.block():
+            return _batch_estimates(model, guide, args, tokens, num_samples)
+
+    bar = _progress_bar(progress)
+    return ItemEstimates.concatenate(map_batches(one, batches, seed, bar), num_samples)
+
+
+def _batch_estimates(model, guide, args, tokens, num_samples: int) -> dict:
+    weights, kls, lls, zsum, mean = [], [], [], None, None
+    for _ in range(num_samples):
+        t = particle_terms(model, guide, *args)
+        weights.append(t.log_weight)
+        kls.append(t.kl)
+        lls.append(t.log_likelihood)
+        if t.latent_mean is not None:
+            mean = t.latent_mean.double()
+        zsum = t.latent_sample.double() if zsum is None else zsum + t.latent_sample
+    w = torch.stack(weights)  # (S, B) float64
+    piece = {
+        "elbo": w.mean(0),
+        "log_px": w.logsumexp(0) - math.log(num_samples),
+        "kl": torch.stack(kls).mean(0),
+        "ll": torch.stack(lls).mean(0),
+        "mean": mean if mean is not None else zsum / num_samples,
+    }
+    piece = {k: v.double().cpu().numpy() for k, v in piece.items()}
+    piece["tokens"] = torch.as_tensor(tokens, dtype=torch.float64).cpu().numpy()
+    return piece
+
+
+def _progress_bar(progress: bool):
+    return lambda share: tqdm(share, desc="evaluate", disable=not progress, leave=False)
 
 
 @dataclass
@@ -120,6 +138,7 @@ def evaluate(
     batch_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    seed: int | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on a corpus (a :class:`~ppl_vae.data.corpus.Corpus`): the one entry
     point for every model of the library.
@@ -137,6 +156,12 @@ def evaluate(
 
     :param batch_size: datapoints per batch; by default the corpus's ``eval_batch_size`` (500
         documents, 32 sentences), or 500.
+    :param seed: the draws of batch ``i`` come from torch's RNG seeded by ``(seed, i)`` on a
+        fork, so the figures are reproducible and do not depend on the world size; None takes
+        the seed from one draw of the caller's RNG.
+
+    Under ``torch.distributed`` (every rank calling it) the batches are shared out over the
+    ranks and every rank returns the figures of the whole corpus, equal to one process's.
     """
     if guide is None:
         if not hasattr(model, "evaluate_items"):
@@ -153,9 +178,13 @@ def evaluate(
         if isinstance(m, torch.nn.Module):
             m.eval()
     batches = data.eval_batches(batch_size, device, by_length=True)
+    if seed is None:  # one draw from the caller's stream seeds the batches; rank 0's for all
+        seed = broadcast(int(torch.randint(2**62, ())))
     if fast_documents.applies(model, guide):  # the same estimates, the encoder run once
-        batches = tqdm(list(batches), desc="evaluate", disable=not progress, leave=False)
-        return summarize(fast_documents.estimate_documents(model, guide, batches, num_samples))
-    est = estimate_items(model, guide, batches, num_samples, progress=progress)
+        est = fast_documents.estimate_documents(
+            model, guide, batches, num_samples, seed=seed, progress=progress
+        )
+        return summarize(est)
+    est = estimate_items(model, guide, batches, num_samples, progress=progress, seed=seed)
     est.exact = exact
     return summarize(est)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 
 import torch
+from tqdm.auto import tqdm
 
 from ppl_vae.ops.metrics import ItemEstimates
+from ppl_vae.ops.world import map_batches
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -45,38 +47,51 @@ CHUNK_ELEMENTS = 4_000_000
 
 
 def estimate_documents(
-    model, guide, batches, num_samples: int = 100, chunk: int | None = None
+    model,
+    guide,
+    batches,
+    num_samples: int = 100,
+    chunk: int | None = None,
+    seed: int | None = None,
+    progress: bool = False,
 ) -> ItemEstimates:
     """Per-document ELBO, importance-sampled ``log p(x)``, KL and ``E_q log p(x | z)`` from
     ``num_samples`` draws, for a pair that :func:`applies`; ``chunk`` samples at a time (by
-    default as many as keep the logits within :data:`CHUNK_ELEMENTS`)."""
-    out: dict[str, list] = {k: [] for k in ("elbo", "log_px", "kl", "ll", "mean", "tokens")}
+    default as many as keep the logits within :data:`CHUNK_ELEMENTS`). ``seed`` and sharding
+    over ranks as in :func:`~ppl_vae.evaluation.estimates.estimate_items`."""
     R, b = model.decoder.weight, model.decoder.bias  # (V, K), (V,)
-    with torch.no_grad():
-        for args, tokens in batches:
-            x = args[0]
-            loc, scale = guide.encode(x)
-            xr, xb, n = x @ R, x @ b, x.sum(-1)  # (B, K), (B,), (B,)
-            kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1).sum(-1) - scale.log().sum(-1)
-            weights, lls = [], []
-            step = chunk or max(1, CHUNK_ELEMENTS // (x.shape[0] * R.shape[0]))
-            for start in range(0, num_samples, step):
-                count = min(step, num_samples - start)
-                eps = torch.stack([torch.randn_like(loc) for _ in range(count)])  # (S_c, B, K)
-                z = loc + scale * eps
-                ll = (z * xr).sum(-1) + xb - n * torch.logsumexp(z @ R.T + b, -1)
-                log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
-                log_q = _gaussian_log_density(z, loc, scale)
-                lls.append(ll.double())
-                weights.append(ll.double() + log_prior.double() - log_q.double())
-            w, ll = torch.cat(weights), torch.cat(lls)  # (S, B) float64
-            out["elbo"].append(w.mean(0))
-            out["log_px"].append(w.logsumexp(0) - math.log(num_samples))
-            out["kl"].append(kl.double())
-            out["ll"].append(ll.mean(0))
-            out["mean"].append(loc.double())
-            out["tokens"].append(torch.as_tensor(tokens, dtype=torch.float64).cpu())
-    cat = {k: torch.cat(v).cpu().numpy() for k, v in out.items()}
-    return ItemEstimates(
-        cat["elbo"], cat["log_px"], cat["kl"], cat["ll"], cat["mean"], cat["tokens"], num_samples
-    )
+
+    def one(batch) -> dict:
+        args, tokens = batch
+        with torch.no_grad():
+            piece = _batch_estimates(R, b, guide, args[0], num_samples, chunk)
+        piece["tokens"] = torch.as_tensor(tokens, dtype=torch.float64).cpu()
+        return {k: v.cpu().numpy() for k, v in piece.items()}
+
+    bar = lambda share: tqdm(share, desc="evaluate", disable=not progress, leave=False)  # noqa: E731
+    return ItemEstimates.concatenate(map_batches(one, batches, seed, bar), num_samples)
+
+
+def _batch_estimates(R, b, guide, x, num_samples: int, chunk: int | None) -> dict:
+    loc, scale = guide.encode(x)
+    xr, xb, n = x @ R, x @ b, x.sum(-1)  # (B, K), (B,), (B,)
+    kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1).sum(-1) - scale.log().sum(-1)
+    weights, lls = [], []
+    step = chunk or max(1, CHUNK_ELEMENTS // (x.shape[0] * R.shape[0]))
+    for start in range(0, num_samples, step):
+        count = min(step, num_samples - start)
+        eps = torch.stack([torch.randn_like(loc) for _ in range(count)])  # (S_c, B, K)
+        z = loc + scale * eps
+        ll = (z * xr).sum(-1) + xb - n * torch.logsumexp(z @ R.T + b, -1)
+        log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+        log_q = _gaussian_log_density(z, loc, scale)
+        lls.append(ll.double())
+        weights.append(ll.double() + log_prior.double() - log_q.double())
+    w, ll = torch.cat(weights), torch.cat(lls)  # (S, B) float64
+    return {
+        "elbo": w.mean(0),
+        "log_px": w.logsumexp(0) - math.log(num_samples),
+        "kl": kl.double(),
+        "ll": ll.mean(0),
+        "mean": loc.double(),
+    }

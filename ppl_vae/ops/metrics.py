@@ -53,3 +53,13 @@ class ItemEstimates:
     tokens: np.ndarray
     num_samples: int  # guide samples per item; 0 when log p(x) is exact
     exact: bool = False  # log p(x) is exact (elbo = log_px)
+
+    #: the per-batch pieces' keys, in the fields' order
+    PIECES = ("elbo", "log_px", "kl", "ll", "mean", "tokens")
+
+    @classmethod
+    def concatenate(cls, pieces: list[dict], num_samples: int) -> ItemEstimates:
+        """The estimates of consecutive batches, each a dict of :attr:`PIECES` arrays."""
+        cat = {k: np.concatenate([np.asarray(p[k], dtype=np.float64) for p in pieces])
+               for k in cls.PIECES}  # fmt: skip
+        return cls(*(cat[k] for k in cls.PIECES), num_samples)

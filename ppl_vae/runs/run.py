@@ -24,7 +24,7 @@ from ppl_vae.ops.rng import own_rng
 from ppl_vae.runs.registry import SENTENCE_MODELS, build, model_class
 from ppl_vae.training import BEST, CHECKPOINT, TrainResult, train
 from ppl_vae.training.checkpoint import CheckpointError, load_checkpoint
-from ppl_vae.training.distributed import broadcast, world
+from ppl_vae.training.distributed import barrier, broadcast, world
 from ppl_vae.training.files import (
     CONFIG,
     RunError,
@@ -179,6 +179,7 @@ def _train_run(config: TrainConfig, run_dir: Path, resume: bool, progress: bool,
                    progress=progress, extra=extra)  # fmt: skip
     if result.history and main:
         plot_training_curves(result.history, run_dir / "curves.png")
+    barrier()  # the run directory is complete before any rank reads it back
     return result
 
 

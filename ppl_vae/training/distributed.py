@@ -16,42 +16,30 @@ process per CPU worker or GPU, with the module-local ELBO under
   in one process. The KL weight comes from the global step.
 * **Randomness.** Rank ``r`` samples from its own stream (``seed + r * 1_000_003``); the weights
   start equal (DDP broadcasts rank 0's).
-* **Files.** Only rank 0 writes checkpoints, metrics, plots and the progress bar, and validates;
-  its decisions (best epoch, plateau, early stop) and a stop on a signal reach every rank.
+* **Files.** Only rank 0 writes checkpoints, metrics, plots and the progress bar; its
+  decisions (best epoch, plateau, early stop) and a stop on a signal reach every rank.
+* **Evaluation.** Validation and the final evaluation are sharded by batch over the ranks
+  (:func:`ppl_vae.ops.world.map_batches`), each batch seeded by its index, and the per-item
+  figures gathered on every rank: the same figures as one process.
+* **A rank that dies** ends the job: ``torchrun`` sees the failed worker, stops the others and
+  exits non-zero; the run directory keeps its last checkpoint, and ``--resume`` continues it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from ppl_vae.ops.world import World, all_sum, barrier, broadcast, world
+
+__all__ = ["RANK_SEED_STRIDE", "World", "all_sum", "barrier", "broadcast", "init_from_env",
+           "shard", "world", "wrap"]  # fmt: skip
+
 #: the offset between the sampling streams of consecutive ranks
 RANK_SEED_STRIDE = 1_000_003
-
-
-@dataclass(frozen=True)
-class World:
-    rank: int = 0
-    size: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
-
-
-def world() -> World:
-    """This process's rank and the world size (0 and 1 without ``torch.distributed``)."""
-    if dist.is_available() and dist.is_initialized():
-        return World(dist.get_rank(), dist.get_world_size())
-    return World()
 
 
 def init_from_env(device: str = "cpu") -> World:
@@ -68,24 +56,6 @@ def init_from_env(device: str = "cpu") -> World:
 def shard(idx: np.ndarray, w: World) -> np.ndarray:
     """This rank's items of a global batch."""
     return idx[w.rank :: w.size] if w.distributed else idx
-
-
-def all_sum(values: list[float], w: World) -> list[float]:
-    """Elementwise sums of ``values`` over the ranks (the values themselves in one process)."""
-    if not w.distributed:
-        return values
-    t = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-def broadcast(obj, w: World):
-    """Rank 0's ``obj`` on every rank."""
-    if not w.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def wrap(loss_fn: torch.nn.Module, w: World, device: torch.device) -> torch.nn.Module:

@@ -150,9 +150,7 @@ class Session:
 
     def validate(self, data) -> dict:
         """The validation figures, with the weights that evaluation uses (the moving average,
-        if one is kept); rank 0's alone in a distributed run, where only it validates."""
-        if not self.world.main:
-            return {}
+        if one is kept); in a distributed run, shared out over the ranks."""
         if not finite(self.model, self.guide):
             raise TrainingDiverged(
                 f"the weights became non-finite in epoch {self.state.epoch + 1} (last step "
@@ -292,9 +290,9 @@ class Session:
     def end_epoch(self, record: dict, validated: bool) -> None:
         """Close the epoch in the state, log its record, and checkpoint (``best.pt`` too when
         validation improved, or always without validation)."""
-        monitored = -record["valid_elbo"] if validated and self.world.main else None
+        monitored = -record["valid_elbo"] if validated else None
         improved = self.state.end_epoch(monitored, self.config.lr_drop)
-        # rank 0 validated: its best epoch, plateau and early stop hold for every rank
+        # every rank has the same validation figures; rank 0's state (its clock too) holds
         self.state = broadcast(self.state, self.world)
         if validated and self.world.main and getattr(self.guide, "has_latent", True):
             self.check_collapse(record)

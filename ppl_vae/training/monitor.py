@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -22,39 +21,31 @@ from ppl_vae.ops.traces import particle_terms
 SPIKE_FACTOR = 2.0
 
 
-def common_random_numbers(seed: int) -> AbstractContextManager:
-    """Validate with the same random draws every epoch, on a forked RNG.
-
-    A one-sample validation ELBO is noisy, and late in training its noise exceeds the epoch-to-
-    epoch improvement, so early stopping would stop on noise. With the same draws each epoch,
-    validation compares weights, not draws; the training RNG stream is restored unchanged.
-    """
-    return own_rng(seed + 7919)
-
-
-def validation_mutual_information(guide, data, device, max_items: int = 100) -> float | None:
+def validation_mutual_information(
+    guide, data, device, max_items: int = 100, seed: int | None = None
+) -> float | None:
     """He et al.'s ``I(x; z)`` on ``data``: from ``guide.encode`` when it gives a diagonal
     Gaussian's ``(loc, scale)`` (all of ``data``), else from the guide's trace on the first
     ``max_items`` items (scoring every pair of a batch can be costly, e.g. a flow's inverse);
-    None for a guide without a ``"z"`` site."""
+    None for a guide without a ``"z"`` site. Shared out over the ranks of a distributed job."""
     args = next(iter(data.eval_batches(2, device)))[0]
-    with torch.no_grad(), poutine.block():
+    with torch.no_grad(), poutine.block(), own_rng(0):  # a look at the guide's output
         encode = getattr(guide, "encode", None)
         first = encode(*args) if encode is not None else None
         if isinstance(first, tuple) and len(first) == 2 and first[0].shape == first[1].shape:
-            return mutual_information(encode, data.eval_batches(500, device))
+            return mutual_information(encode, data.eval_batches(500, device), seed)
         if "z" not in poutine.trace(guide).get_trace(*args).nodes:
             return None
     head = data.make_batch(np.arange(min(max_items, len(data))), device)
-    return guide_mutual_information(guide, [(tuple(head), None)])
+    return guide_mutual_information(guide, [(tuple(head), None)], seed=seed)
 
 
 def validation_record(model, guide, data, num_samples: int, device, seed: int) -> dict:
     """The validation figures of one epoch (ELBO, KL, perplexities, active units, and the
-    mutual information where the guide has a ``"z"``), drawn with common random numbers."""
-    with common_random_numbers(seed):
-        summary = evaluate(model, guide, data, num_samples, device=device)  # eval mode
-        mi = validation_mutual_information(guide, data, device)
+    mutual information where the guide has a ``"z"``), drawn with common random numbers: the
+    same draws every epoch, seeded per batch, so they are the same at any world size."""
+    summary = evaluate(model, guide, data, num_samples, device=device, seed=seed)  # eval mode
+    mi = validation_mutual_information(guide, data, device, seed=seed + 1)
     record = {} if mi is None else {"valid_mi": mi}
     record.update(
         valid_elbo=summary.elbo,
