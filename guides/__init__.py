@@ -8,6 +8,7 @@ from ppl_vae.guides.diagonal_gaussian import (
     DiagonalGaussianGuide,
     OneLayerGaussianGuide,
 )
+from ppl_vae.guides.dirichlet import DirichletGuide
 from ppl_vae.guides.full_covariance import FullCovarianceGaussianGuide
 from ppl_vae.guides.iaf import IAFGuide
 from ppl_vae.guides.lstm_encoder import LSTMEncoderGuide
@@ -22,6 +23,7 @@ __all__ = [
     "CountEncoderGuide",
     "BiLSTMEncoderGuide",
     "DiagonalGaussianGuide",
+    "DirichletGuide",
     "FullCovarianceGaussianGuide",
     "Guide",
     "IAFGuide",

@@ -7,11 +7,11 @@ from ppl_vae.guides.base import Guide
 
 class NoLatentGuide(Guide):
     """Samples nothing: for a model whose only sample site is observed (e.g.
-    :class:`~ppl_vae.models.RNNLM`), the ELBO is then the exact log-likelihood, and any
-    objective or evaluation here works unchanged."""
+    :class:`~ppl_vae.models.RNNLM`, :class:`~ppl_vae.models.DocNADE`), the ELBO is then the
+    exact log-likelihood, and any objective or evaluation here works unchanged."""
 
     name = "none"
-    fits = ("rnnlm",)
+    fits = ("rnnlm", "docnade")
     has_latent = False
     default_objective = "trace"
 

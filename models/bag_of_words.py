@@ -41,11 +41,12 @@ class BagOfWordsModel(nn.Module):
         """``R z + b``: the unnormalized log word probabilities given ``z``."""
         return self.decoder(z)
 
-    def init_from_corpus(self, word_counts: torch.Tensor) -> None:
-        """Start ``b`` at the log unigram frequencies (add-one smoothed) of the training words,
-        so that ``z = 0`` already gives the background distribution."""
+    def init_from_corpus(self, corpus) -> None:
+        """Start ``b`` at the log unigram frequencies (add-one smoothed) of the training words
+        of ``corpus`` (a :class:`~ppl_vae.data.BowCorpus`), so that ``z = 0`` already gives the
+        background distribution."""
         with torch.no_grad():
-            self.decoder.bias.copy_(unigram_logits(word_counts))
+            self.decoder.bias.copy_(unigram_logits(corpus.word_totals()))
 
     def forward(
         self,
@@ -58,7 +59,7 @@ class BagOfWordsModel(nn.Module):
         from the prior instead, e.g. ``Predictive(model, num_samples=10)(None, lengths=[50,
         200])``. Returns ``z``."""
         register(self, self.name)
-        total_count = document_lengths(x, lengths).to(self.decoder.bias.device)
+        total_count = document_lengths(x, lengths).to(next(self.parameters()).device)
         batch = total_count.shape[0]
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):

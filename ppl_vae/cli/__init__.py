@@ -22,7 +22,9 @@ from ppl_vae.cli import compare, download, evaluate, generate, train
 from ppl_vae.cli.options import UsageError, training_options
 from ppl_vae.data import DataError
 from ppl_vae.ops.threads import choose_threads
+from ppl_vae.ops.world import world
 from ppl_vae.runs.registry import SENTENCE_MODELS
+from ppl_vae.runs.topics import TopicError
 from ppl_vae.training import TrainingDiverged
 from ppl_vae.training.checkpoint import CheckpointError
 from ppl_vae.training.files import RunError, read_run_config
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = getattr(args, "verbose", False) or os.environ.get("PPL_VAE_DEBUG") == "1"
     try:
         return args.run(args)
-    except (DataError, CheckpointError, UsageError, RunError) as e:
+    except (DataError, CheckpointError, UsageError, RunError, TopicError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
@@ -86,5 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         line = str(e).splitlines()[0] if str(e) else ""
+        if isinstance(e, RuntimeError) and world().distributed:  # a peer died or hung up
+            print(
+                f"error: rank {world().rank} lost the distributed job ({line}); another rank "
+                "failed or was stopped: see torchrun's report. The run directory keeps its last "
+                "checkpoint: continue with --resume",
+                file=sys.stderr,
+            )
+            return 1
         print(f"error: {type(e).__name__}: {line} (-v shows the traceback)", file=sys.stderr)
         return 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ppl_vae.cli.options import add_common
-from ppl_vae.runs.report import evaluate_run, run_topics
+from ppl_vae.cli.options import add_common, join_job
+from ppl_vae.runs.report import evaluate_run
+from ppl_vae.runs.topics import topic_report
 
 
 def add_parsers(sub) -> None:
@@ -38,19 +39,40 @@ def add_parsers(sub) -> None:
 
     tp = sub.add_parser(
         "topics",
-        help="top words along each latent dimension",
-        description="Print the words each latent dimension raises most.",
+        help="top words along each latent dimension, and their coherence",
+        description="Print the words each latent dimension raises most; with --coherence, each "
+        "topic's NPMI, their mean and the topic diversity.",
     )
     tp.add_argument("run_dir", help="a run directory written by 'ppl-vae train'")
-    tp.add_argument("--k", type=int, default=10, help="words per dimension (default 10)")
+    tp.add_argument("--k", type=int, default=10, help="words shown per dimension (default 10)")
     tp.add_argument(
         "--dims", type=int, default=None, help="show only this many dimensions (default: all)"
     )
+    tp.add_argument(
+        "--poles", action="store_true", help="both poles of each direction: z[k]+ and z[k]-"
+    )
+    tp.add_argument(
+        "--rotate",
+        action="store_true",
+        help="read the directions after a varimax rotation (Gaussian latents; p(x) unchanged)",
+    )
+    tp.add_argument(
+        "--coherence",
+        action="store_true",
+        help="NPMI of each topic (document co-occurrence), mean NPMI and topic diversity",
+    )
+    tp.add_argument(
+        "--reference",
+        default=None,
+        help="corpus directory for NPMI's probabilities (default: the run's corpus, train file)",
+    )
+    tp.add_argument("--top", type=int, default=10, help="top words scored by NPMI (default 10)")
     tp.add_argument("--json", action="store_true", help="print JSON")
     tp.set_defaults(run=run_topics_command)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    join_job(args)  # under torchrun: the items are shared out over the ranks
     report = evaluate_run(
         args.run_dir,
         args.data,
@@ -66,9 +88,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_topics_command(args: argparse.Namespace) -> int:
-    topics = run_topics(args.run_dir, args.k, args.dims)
-    if args.json:
-        print(json.dumps({str(d): words for d, words in topics.items()}))
-    else:
-        print("\n".join(f"  z[{d:>2}]  {' '.join(words)}" for d, words in topics.items()))
+    report = topic_report(args.run_dir, args.k, args.dims, args.poles, args.rotate,
+                          args.coherence, args.reference, args.top)  # fmt: skip
+    print(json.dumps(report.figures) if args.json else report.text)
     return 0

@@ -7,12 +7,15 @@ Defaults are not set here: a flag left out takes the model's preset
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import torch
 
 from ppl_vae.infer.objectives import OBJECTIVES
 from ppl_vae.ops.annealing import SCHEDULES
 from ppl_vae.runs.presets import BY_DATA, BY_MODEL, COMMON, EPOCHS, preset
+from ppl_vae.training.distributed import init_from_env
 
 
 class UsageError(ValueError):
@@ -126,6 +129,17 @@ _KEYWORD = {
     "z_at_start_only": ("z_every_step", lambda v: not v),
     "hidden_sizes": ("hidden_sizes", list),
 }
+
+
+def join_job(args: argparse.Namespace) -> bool:
+    """Under ``torchrun``, join the job's process group: every rank computes (training and
+    evaluation are shared out), rank 0 alone prints and shows progress. True on rank 0, and in
+    a plain process."""
+    if init_from_env(args.device).main:
+        return True
+    args.no_progress = True
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
+    return False
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import sys
 
-from ppl_vae.cli.options import UsageError, add_common, config_from_args
+from ppl_vae.cli.options import UsageError, add_common, config_from_args, join_job
 from ppl_vae.data import load_documents
 from ppl_vae.runs import load_data, run_training
 from ppl_vae.runs.mixture import MIXTURE, train_mixture
 from ppl_vae.runs.registry import GUIDE_CLASSES, MODELS
 from ppl_vae.runs.report import evaluate_run
-from ppl_vae.training.distributed import init_from_env
 
 
 def add_parser(sub, options: argparse.ArgumentParser) -> None:
@@ -85,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model == MIXTURE:
         return run_mixture(args)
     config = config_from_args(args, args.model, args.guide)
-    if not init_from_env(args.device).main:  # under torchrun: rank 0 speaks for the job
-        args.eval_samples = 0
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
+    join_job(args)  # under torchrun: every rank trains and evaluates, rank 0 speaks
     data = None
     if not args.resume or args.data:
         data = load_data(config, args.data or "synthetic", valid_fraction=args.valid_fraction,

@@ -116,6 +116,14 @@ class BowCorpus:
     def num_tokens(self) -> int:
         return int(self.counts.sum())
 
+    def word_totals(self) -> torch.Tensor:
+        """Total count of each vocabulary word over the documents, ``(V,)`` float64."""
+        return torch.bincount(
+            torch.from_numpy(self.indices),
+            torch.from_numpy(self.counts).double(),
+            minlength=self.vocab_size,
+        )
+
     # ---- access ---------------------------------------------------------------------------
     def subset(self, idx: Sequence[int] | np.ndarray) -> BowCorpus:
         """The documents ``idx``, in that order, as a new corpus over the same vocabulary."""

@@ -110,7 +110,7 @@ def load_documents(
             "(--valid-fraction %g)", root, len(valid), valid_fraction,
         )  # fmt: skip
     elif valid is None:
-        logger.warning("%s: no valid/val/dev split; training without validation", root)
+        logger.warning("%s: no valid/val/dev split, and none held out (valid_fraction 0)", root)
     return DocumentSplits(train, valid, test, source_dict)
 
 

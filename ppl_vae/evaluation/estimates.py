@@ -109,7 +109,11 @@ class Evaluation:
     exact: bool = False  # log p(x) computed by the model itself (no guide): bound = estimate
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "latent_means"}
+        """The figures as plain data; an exact evaluation also names them ``*_exact``."""
+        out = {k: v for k, v in self.__dict__.items() if k != "latent_means"}
+        if self.exact:
+            out.update(ppl_doc_exact=self.ppl_doc_iw, ppl_corpus_exact=self.ppl_corpus_iw)
+        return out
 
 
 def summarize(est: ItemEstimates) -> Evaluation:

@@ -8,7 +8,6 @@ corpus the run was trained on (or another with the same vocabulary) and calls
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import torch
 from ppl_vae.data import SYNTHETIC, load_documents
 from ppl_vae.evaluation import evaluate, guide_mutual_information, perplexity_corpus
 from ppl_vae.evaluation.report import evaluation_table, recovery_report, topics_table
-from ppl_vae.evaluation.topics import dimensions_by_activity, top_words
+from ppl_vae.evaluation.topics import dimensions_by_activity
 from ppl_vae.ops.rng import own_rng
+from ppl_vae.ops.world import broadcast
 from ppl_vae.runs.mixture import is_mixture_run, load_mixture
 from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.runs.run import check_vocab, load_run, load_run_data
-from ppl_vae.training.checkpoint import CheckpointError
 from ppl_vae.training.monitor import collapse_warning
 
 
@@ -53,24 +52,31 @@ def evaluate_run(
     :param num_samples: importance samples per item (neural runs; a mixture is exact).
     :param topics: also list the top words of this many latent dimensions (documents).
     :param which: ``"best"`` (validation) or ``"last"`` checkpoint.
-    :param seed: seeds the guide's samples on a forked RNG (the caller's is left as it was);
-        None draws from the caller's RNG.
+    :param seed: seeds the guide's samples, batch by batch, on a forked RNG (the caller's is
+        left as it was); None takes the seed from one draw of the caller's RNG.
     :raises DataError: if ``data_dir``'s vocabulary differs from the run's.
+
+    Under ``torch.distributed``, with every rank calling it, the items are shared out over the
+    ranks, and every rank returns the figures of one process.
     """
-    with own_rng(seed) if seed is not None else nullcontext():
-        return _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which)
+    if seed is None:
+        seed = broadcast(int(torch.randint(2**62, ())))
+    with own_rng(seed):
+        return _evaluate_run(
+            run_dir, data_dir, split, num_samples, device, topics, progress, which, seed
+        )
 
 
-def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which):
+def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which, seed):
     if is_mixture_run(run_dir):
         return _mixture(run_dir, data_dir, split, topics)
     run = load_run(run_dir, which=which, device=device)
     if run.config.model in SENTENCE_MODELS:
-        return _sentences(run, data_dir, split, num_samples, device, progress)
+        return _sentences(run, data_dir, split, num_samples, device, progress, seed)
     data = load_run_data(run.config, data_dir)
     check_vocab(run.vocab, run.path, data.vocab, _source(data_dir, data))
     ev = evaluate(run.model, run.guide, data.get(split), num_samples, device=device,
-                  progress=progress)  # fmt: skip
+                  progress=progress, seed=seed)  # fmt: skip
     report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
                         "ppl_doc_elbo_is_bound": True})  # fmt: skip
     report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
@@ -98,11 +104,12 @@ def _source(data_dir, data) -> str:
     return str(data_dir or data.source.get("path", SYNTHETIC))
 
 
-def _sentences(run, data_dir, split, num_samples, device, progress) -> RunReport:
+def _sentences(run, data_dir, split, num_samples, device, progress, seed) -> RunReport:
     data = load_run_data(run.config, data_dir)
     check_vocab(run.vocab, run.path, list(data.vocab), _source(data_dir, data))
     corpus = data.get(split)
-    ev = evaluate(run.model, run.guide, corpus, num_samples, device=device, progress=progress)
+    ev = evaluate(run.model, run.guide, corpus, num_samples, device=device, progress=progress,
+                  seed=seed)  # fmt: skip
     figures = {**ev.to_dict(), "split": split, "checkpoint": str(run.path),
                "nll_elbo": -ev.elbo, "nll_iw": ev.nll_iw}  # fmt: skip
     words = np.asarray(corpus.words, dtype=np.float64)
@@ -112,7 +119,8 @@ def _sentences(run, data_dir, split, num_samples, device, progress) -> RunReport
         figures[f"ppl_{name}_without_eos"] = perplexity_corpus(total, words)
     has_latent = getattr(run.guide, "has_latent", True)
     batches = corpus.eval_batches(200, device)
-    figures["mi"] = guide_mutual_information(run.guide, batches) if has_latent else 0.0
+    mi = guide_mutual_information(run.guide, batches, seed=seed + 1) if has_latent else 0.0
+    figures["mi"] = mi
     f = figures
     lines = [
         f"{split} evaluation of {run.path} ({ev.documents} sentences):",
@@ -159,22 +167,3 @@ def _mixture(run_dir, data_dir, split, topics) -> RunReport:
             topics_table(fit.log_topics.T.float(), vocab, 10, dims),
         ]
     return RunReport(f, lines)
-
-
-def run_topics(run_dir: str | Path, k: int = 10, dims: int | None = None) -> dict[int, list[str]]:
-    """The ``k`` top words of each latent dimension (the first ``dims`` of them) of a run: the
-    words each column of the decoder raises most, or each class's most probable words for a
-    mixture."""
-    if is_mixture_run(run_dir):
-        fit, _, vocab, _ = load_mixture(run_dir)
-        weights = fit.log_topics.T.float()
-    else:
-        run = load_run(run_dir)
-        if not hasattr(run.model, "topic_weights"):
-            raise CheckpointError(
-                f"{run_dir} is a {run.config.model} run; topics are the word directions of a "
-                "document model (nvdm, sbn, mixture)"
-            )
-        weights, vocab = run.model.topic_weights().cpu(), run.vocab
-    chosen = list(range(weights.shape[1]))[:dims]
-    return dict(zip(chosen, top_words(weights, vocab, k, chosen)))

@@ -168,8 +168,8 @@ def _train_run(config: TrainConfig, run_dir: Path, resume: bool, progress: bool,
     config.data = _absolute(data.source)
     with own_rng(config.seed):  # the initial weights, without reseeding the caller's RNG
         model, guide = build(config, len(data.vocab))
-    if not resume and hasattr(model, "init_from_corpus"):
-        model.init_from_corpus(word_totals(data.train))
+        if not resume and hasattr(model, "init_from_corpus"):  # e.g. word frequencies
+            model.init_from_corpus(data.train)
     main = world().main
     if main:
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -193,11 +193,7 @@ def _absolute(source: dict) -> dict:
 
 def word_totals(corpus) -> torch.Tensor:
     """Total count of each vocabulary word in a :class:`~ppl_vae.data.BowCorpus`."""
-    return torch.bincount(
-        torch.from_numpy(corpus.indices),
-        torch.from_numpy(corpus.counts).double(),
-        minlength=corpus.vocab_size,
-    )
+    return corpus.word_totals()
 
 
 @dataclass

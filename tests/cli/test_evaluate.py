@@ -42,8 +42,25 @@ def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
 
 def test_topics(trained_run, capsys):
     assert main(["topics", str(trained_run), "--k", "4", "--json"]) == 0
-    topics = json.loads(capsys.readouterr().out)
+    topics = json.loads(capsys.readouterr().out)["topics"]
     assert len(topics) == 8 and all(len(words) == 4 for words in topics.values())
+
+
+def test_topics_with_poles_rotation_and_coherence(trained_run, capsys):
+    argv = ["topics", str(trained_run), "--poles", "--rotate", "--coherence", "--top", "5"]
+    assert main([*argv, "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert list(figures["topics"])[:2] == ["z[0]+", "z[0]-"] and len(figures["npmi"]) == 16
+    assert figures["rotation"] == "varimax" and figures["top"] == 5
+    assert figures["window"] == "document" and figures["reference"].endswith("(train)")
+    mean = sum(figures["npmi"].values()) / 16
+    assert figures["mean_npmi"] == pytest.approx(mean)
+    for key in ("mean_npmi_unrotated", "diversity", "diversity_unrotated", "documents"):
+        assert key in figures
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "mean NPMI" in text and "without rotation" in text
+    assert "settings: NPMI of the top 5 words, document co-occurrence in" in text
 
 
 def test_vocabulary_mismatch_is_a_clear_error(trained_run, tmp_path, tiny_corpus, capsys):

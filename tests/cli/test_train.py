@@ -153,8 +153,12 @@ def test_mixture_train_evaluate_and_topics(tmp_path, capsys, algorithm):
     assert result["ppl_doc_elbo"] == result["ppl_doc_iw"] and result["exact"] is True
     for key in ("ppl_corpus_elbo", "ppl_corpus_iw", "kl", "active_units"):
         assert key in result
-    assert main(["topics", out, "--k", "3", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 4
+    assert main(["topics", out, "--k", "3", "--json", "--coherence"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert len(figures["topics"]) == 4 and len(figures["npmi"]) == 4
+    assert -1 <= figures["mean_npmi"] <= 1
+    assert main(["topics", out, "--rotate"]) == 2  # a mixture's classes are not directions
+    assert "not directions of an isotropic Gaussian" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("objective", ["nvil", "wake-sleep", "rws"])
@@ -255,6 +259,23 @@ def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["kl"] == 0 and r["nll_elbo"] == pytest.approx(r["nll_iw"])
     assert r["documents"] == 10
+
+
+@pytest.mark.parametrize("model", ["docnade", "lda"])
+def test_docnade_and_lda_train_evaluate_and_show_topics(tmp_path, capsys, model):
+    out = str(tmp_path / model)
+    assert main(["train", model, "--out", out, "--epochs", "2", *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    if model == "docnade":  # exact: one random order of each document's words, fixed by --seed
+        assert r["exact"] and r["ppl_doc_exact"] == r["ppl_doc_iw"] == r["ppl_doc_elbo"]
+        assert "ppl_corpus_exact" in r and r["kl"] == 0
+    else:
+        assert not r["exact"] and r["ppl_doc_iw"] <= r["ppl_doc_elbo"] and r["kl"] > 0
+    assert main(["topics", out, "--k", "3", "--coherence", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert len(figures["topics"]) == 8 and -1 <= figures["mean_npmi"] <= 1
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
 from pyro import poutine
 
+from ppl_vae.data import BowCorpus
 from ppl_vae.models import NVDM
 
 
@@ -23,7 +25,8 @@ def test_trace_sites_and_likelihood_match_a_hand_computation():
 
 def test_init_from_corpus_sets_background_frequencies():
     model = NVDM(vocab_size=3, latent_dim=2)
-    model.init_from_corpus(torch.tensor([9.0, 0.0, 2.0]))
+    corpus = BowCorpus(np.array([0, 1, 3]), np.array([0, 0, 2]), np.array([4.0, 5, 2]), "abc")
+    model.init_from_corpus(corpus)
     assert torch.allclose(model.decoder.bias.exp(), torch.tensor([10.0, 1.0, 3.0]) / 14)
 
 
