@@ -84,10 +84,25 @@ def train_row(row: Row, args) -> subprocess.Popen | None:
 
 
 def measure(row: Row, args) -> dict:
+    """The row's figures. The evaluation is cached in ``KEY.figures.json``: with ``--reuse``,
+    one made after the checkpoint, with the same number of samples, is read back. The topics'
+    coherence is quick and always recomputed."""
     run_dir = Path(args.out) / row.key
+    cache = Path(args.out) / f"{row.key}.figures.json"
+    fresh = cache.exists() and cache.stat().st_mtime > (run_dir / "best.pt").stat().st_mtime
+    cached = json.loads(cache.read_text()) if args.reuse and fresh else {}
+    if cached.get("iw_samples", -1) in (None, args.samples):
+        out = cached
+    else:
+        out = _evaluate(row, args, run_dir)
+        cache.write_text(json.dumps(out, indent=2) + "\n")
+    return {**out, **_coherence(row, run_dir)}
+
+
+def _evaluate(row: Row, args, run_dir: Path) -> dict:
     figures = evaluate_run(run_dir, num_samples=args.samples).figures
     exact = bool(figures.get("exact"))
-    out = {
+    return {
         "row": row.label,
         "paper": row.paper,
         "ppl_doc": figures["ppl_doc_iw"] if exact else figures["ppl_doc_elbo"],
@@ -98,16 +113,23 @@ def measure(row: Row, args) -> dict:
         "train_seconds": _train_seconds(run_dir),
         "command": "ppl-vae train " + " ".join(row.argv) + f" --data {args.data} --out RUN",
     }
+
+
+def _coherence(row: Row, run_dir: Path) -> dict:
+    """Mean NPMI and diversity of the row's topics (and after varimax, for a Gaussian latent);
+    a note for a model without topics."""
     try:
         topics = topic_report(run_dir, with_coherence=True, rotate=row.rotate).figures
-        out.update(mean_npmi=topics["mean_npmi"], diversity=topics["diversity"])
-        if row.rotate:
-            out.update(
-                mean_npmi=topics["mean_npmi_unrotated"], mean_npmi_varimax=topics["mean_npmi"]
-            )
-    except Exception as e:  # a model without topics
-        out["npmi_note"] = str(e)
-    return out
+    except Exception as e:  # noqa: BLE001 - a model without topics
+        return {"npmi_note": str(e)}
+    if not row.rotate:
+        return {"mean_npmi": topics["mean_npmi"], "diversity": topics["diversity"]}
+    return {
+        "mean_npmi": topics["mean_npmi_unrotated"],
+        "diversity": topics["diversity_unrotated"],
+        "mean_npmi_varimax": topics["mean_npmi"],
+        "diversity_varimax": topics["diversity"],
+    }
 
 
 def _train_seconds(run_dir: Path) -> float | None:
@@ -224,8 +246,13 @@ def main(args) -> None:
     results = [measure(r, args) if r.argv else {"row": r.label, "paper": r.paper,
                "note": r.note} for r in rows]  # fmt: skip
     if not args.only or "sklearn-lda-50" in args.only:
+        cache = out / "sklearn-lda-50.figures.json"
         try:
-            results.append(sklearn_row(args))
+            if args.reuse and cache.exists():
+                results.append(json.loads(cache.read_text()))
+            else:
+                results.append(sklearn_row(args))
+                cache.write_text(json.dumps(results[-1], indent=2) + "\n")
         except ImportError:
             print("scikit-learn is not installed: no peer row (pip install -e '.[bench]')")
     table = markdown(results)
