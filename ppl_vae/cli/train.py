@@ -63,7 +63,9 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
         choices=["em", "svi"],
         help="exact EM, or SVI with the class enumerated (TraceEnum_ELBO) (default em)",
     )
-    mix.add_argument("--k", type=int, default=None, help="number of classes K (default 20)")
+    mix.add_argument(
+        "--k", type=int, default=None, help="number of classes K (default 20); for lda, topics"
+    )
     mix.add_argument("--restarts", type=int, default=None, help="random restarts (default 3)")
     mix.add_argument(
         "--iterations", type=int, default=None, help="most EM iterations per restart (200)"
@@ -81,6 +83,13 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.model == MIXTURE:
         return run_mixture(args)
+    if args.k is not None:  # the number of classes (mixture) is LDA's number of topics
+        if args.model != "lda":
+            raise UsageError(f"--k is a mixture's classes or LDA's topics; {args.model} takes "
+                             "--latent-dim")  # fmt: skip
+        if args.latent_dim not in (None, args.k):
+            raise UsageError("give LDA's number of topics once: --k or --latent-dim")
+        args.latent_dim = args.k
     config = config_from_args(args, args.model, args.guide)
     join_job(args)  # under torchrun: every rank trains and evaluates, rank 0 speaks
     data = None

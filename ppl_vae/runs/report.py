@@ -93,7 +93,11 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
             f"  per-document perplexity: model (IW) {rec['ppl_doc_iw']:.1f}, oracle p(x|z_true) "
             f"{rec['ppl_doc_oracle']:.1f}, unigram {rec['ppl_doc_unigram']:.1f}",
         ]
-    if topics:
+    if topics and not ev.latent_means.shape[1]:  # no latent (DocNADE): its hidden units
+        dims = list(range(min(topics, weights.shape[1])))
+        report.lines.append(f"topics (top words of the first {len(dims)} hidden units):")
+        report.lines.append(topics_table(weights, run.vocab, 10, dims))
+    elif topics:
         dims = dimensions_by_activity(torch.as_tensor(ev.latent_means))[:topics]
         report.lines.append(f"topics (top words of the {len(dims)} most active latent dimensions):")
         report.lines.append(topics_table(weights, run.vocab, 10, dims))

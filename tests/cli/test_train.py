@@ -261,6 +261,14 @@ def test_rnnlm_on_a_text_directory_is_exact(tmp_path, capsys):
     assert r["documents"] == 10
 
 
+def test_k_is_ldas_number_of_topics_and_no_other_models(tmp_path, capsys):
+    out = str(tmp_path / "lda")
+    assert main(["train", "lda", "--k", "5", "--out", out, "--epochs", "1", *SMALL[2:]]) == 0
+    assert json.loads((tmp_path / "lda" / "config.json").read_text())["latent_dim"] == 5
+    assert main(["train", "nvdm", "--k", "5", "--out", str(tmp_path / "n"), *SMALL]) == 2
+    assert "nvdm takes --latent-dim" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("model", ["docnade", "lda"])
 def test_docnade_and_lda_train_evaluate_and_show_topics(tmp_path, capsys, model):
     out = str(tmp_path / model)
