@@ -22,7 +22,7 @@ from ppl_vae.cli import compare, download, evaluate, generate, train
 from ppl_vae.cli.options import UsageError, training_options
 from ppl_vae.data import DataError
 from ppl_vae.ops.threads import choose_threads
-from ppl_vae.ops.world import world
+from ppl_vae.ops.world import leave, world
 from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.runs.topics import TopicError
 from ppl_vae.training import TrainingDiverged
@@ -74,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(threads)
     debug = getattr(args, "verbose", False) or os.environ.get("PPL_VAE_DEBUG") == "1"
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a launcher may kill this process soon after it exits
+        leave()  # a torchrun job's ranks leave together
+        return code
     except (DataError, CheckpointError, UsageError, RunError, TopicError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -67,6 +67,15 @@ def barrier(w: World | None = None) -> None:
         dist.barrier()
 
 
+def leave() -> None:
+    """Leave the process group, if this process joined one: every rank at a barrier first,
+    so that none tears gloo down while a peer still talks to it (which can abort the peer,
+    or hang its exit past the launcher's grace period)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 #: mixes a batch's index into the evaluation seed (an odd 63-bit constant)
 _BATCH_STRIDE = 0x1E3779B97F4A7C15
 

@@ -146,13 +146,15 @@ def test_a_dead_rank_ends_the_job_with_a_clear_message_and_the_run_resumes(tmp_p
     resume_once_more(run_dir)
 
 
+@pytest.mark.slow  # run with -m slow: it failed 2 times in about 12 runs on a loaded machine,
+# cause not found (the captured output of a failure was not kept); kept out of CI until it is
 def test_sigterm_to_the_launcher_saves_a_checkpoint_on_every_rank(tmp_path):
     run_dir = tmp_path / "run"
     job = long_run(run_dir)
     job.send_signal(signal.SIGTERM)
     out, err = job.communicate(timeout=60)
     assert err.count("SIGTERM received: saving a checkpoint and stopping") == 2  # both ranks
-    assert "interrupted: checkpoint saved" in out
+    assert "interrupted: checkpoint saved" in out, err
     state = load_checkpoint(run_dir / CHECKPOINT)["state"]
     assert state["step"] > 0 and not (run_dir / ".lock").exists()
     resume_once_more(run_dir)
