@@ -97,6 +97,6 @@ def evaluation_figures() -> dict:
         torch.manual_seed(0)
         model, guide = build(c, len(data.vocab))
         ev = evaluate(model, guide, data.test, num_samples=3, batch_size=7, seed=11)
-        figures[name] = {**ev.to_dict(), "latent_means": ev.latent_means}
+        figures[name] = {**ev.to_dict(), "latent_means": torch.from_numpy(ev.latent_means)}
         figures[name + " validation"] = validation_record(model, guide, data.valid, 2, "cpu", 5)
     return figures

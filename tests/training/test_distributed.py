@@ -80,7 +80,7 @@ def test_the_gradient_is_the_global_batchs_not_an_average_of_shards(tmp_path):
 def test_sharded_evaluation_and_validation_equal_one_process(tmp_path):
     out = tmp_path / "figures.pt"
     spawn(ddp_worker.evaluation, str(out))
-    two, one = torch.load(out, weights_only=False), ddp_worker.evaluation_figures()
+    two, one = torch.load(out, weights_only=True), ddp_worker.evaluation_figures()
     assert two.keys() == one.keys()
     for name, figures in one.items():
         for key, value in figures.items():
