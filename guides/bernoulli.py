@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ppl_vae.guides.base import Guide
-from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
 from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.count_input import CountMLP
 from ppl_vae.ops.params import register
 
 
@@ -52,7 +52,7 @@ class BernoulliGuide(Guide):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.latent_dim = latent_dim
         self.input_transform = input_transform
-        self.body = mlp([vocab_size, *hidden_sizes], dropout=dropout)
+        self.body = CountMLP([vocab_size, *hidden_sizes], input_transform, dropout)
         self.logits = nn.Linear(hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim)
         self.baseline = PerWordBaseline.make(vocab_size, baseline_hidden, input_transform)
 
@@ -61,7 +61,7 @@ class BernoulliGuide(Guide):
         return torch.sigmoid(self.unit_logits(x))
 
     def unit_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits(self.body(INPUT_TRANSFORMS[self.input_transform](x)))
+        return self.logits(self.body(x))
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         register(self, "bernoulli_encoder")
@@ -97,7 +97,7 @@ class PerWordBaseline(nn.Module):
         super().__init__()
         self.input_transform = input_transform
         self.offset = nn.Parameter(torch.tensor(-math.log(vocab_size)))
-        self.net = nn.Sequential(*mlp([vocab_size, hidden]), nn.Linear(hidden, 1))
+        self.net = CountMLP([vocab_size, hidden], input_transform, head=nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
@@ -107,5 +107,5 @@ class PerWordBaseline(nn.Module):
         return cls(vocab_size, hidden, input_transform) if hidden else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        per_word = self.offset + self.net(INPUT_TRANSFORMS[self.input_transform](x)).squeeze(-1)
+        per_word = self.offset + self.net(x).squeeze(-1)
         return x.sum(-1) * per_word

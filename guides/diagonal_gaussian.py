@@ -9,6 +9,7 @@ from torch import nn
 
 from ppl_vae.guides.base import Guide
 from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.count_input import CountMLP
 from ppl_vae.ops.params import register
 
 #: floor on ``log sigma``: objectives without a KL term (reweighted wake-sleep's wake phase
@@ -20,7 +21,6 @@ LOG_SCALE_MIN = -10.0
 #: the likelihood is log-concave in ``z``, as NVDM's softmax of ``Rz + b`` is. The ceiling only
 #: limits the damage of an encoder that overshoots on an unusual document during training.
 LOG_SCALE_MAX = 2.0
-INPUT_TRANSFORMS = {"log1p": torch.log1p, "counts": lambda x: x}
 
 
 def bounded_log_scale(raw: torch.Tensor) -> torch.Tensor:
@@ -41,18 +41,6 @@ def bounded_log_scale(raw: torch.Tensor) -> torch.Tensor:
     epochs, and the run ended at test perplexity 1024 instead of 830.
     """
     return raw + (raw.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX) - raw).detach()
-
-
-def mlp(
-    sizes: list[int], activation: type[nn.Module] = nn.ReLU, dropout: float = 0.0
-) -> nn.Sequential:
-    """Linear layers of the given sizes, each followed by ``activation`` (and dropout if > 0)."""
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), activation()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
 
 
 class CountEncoderGuide(Guide):
@@ -82,8 +70,6 @@ class CountEncoderGuide(Guide):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.input_transform = input_transform
@@ -91,7 +77,7 @@ class CountEncoderGuide(Guide):
         self.latent_dim = latent_dim
         self.hidden_sizes = tuple(hidden_sizes)
         self.dropout = dropout
-        self.body = mlp([vocab_size, *self.hidden_sizes], dropout=dropout)
+        self.body = CountMLP([vocab_size, *self.hidden_sizes], input_transform, dropout)
         #: the width of ``body``'s output (the encoder state)
         self.width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
         self.loc = nn.Linear(self.width, latent_dim)
@@ -101,7 +87,7 @@ class CountEncoderGuide(Guide):
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder state ``h(x)`` for a ``(batch, V)`` count matrix."""
-        return self.body(INPUT_TRANSFORMS[self.input_transform](x))
+        return self.body(x)
 
     def gaussian(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` from the encoder state, with ``log sigma`` in ``[-10, 2]`` (straight

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ppl_vae.guides.base import Guide
-from ppl_vae.guides.diagonal_gaussian import INPUT_TRANSFORMS, mlp
 from ppl_vae.ops.annealing import kl_annealing
+from ppl_vae.ops.count_input import CountMLP
 from ppl_vae.ops.params import register
 
 #: the concentration's bounds: below, Dirichlet samples underflow to exact zeros; above, the
@@ -45,10 +45,8 @@ class DirichletGuide(Guide):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
         self.input_transform = input_transform
-        self.body = mlp([vocab_size, *hidden_sizes], dropout=dropout)
+        self.body = CountMLP([vocab_size, *hidden_sizes], input_transform, dropout)
         self.log_concentration = nn.Linear(
             hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim
         )
@@ -57,7 +55,7 @@ class DirichletGuide(Guide):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The concentration of ``q(theta | x)``, ``(batch, K)``."""
-        raw = self.log_concentration(self.body(INPUT_TRANSFORMS[self.input_transform](x)))
+        raw = self.log_concentration(self.body(x))
         return raw.exp().clamp(CONCENTRATION_MIN, CONCENTRATION_MAX)
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from ppl_vae.guides.diagonal_gaussian import mlp
 from ppl_vae.guides.sentence_gaussian import SentenceGaussianGuide
+from ppl_vae.ops.count_input import mlp
 
 
 class MeanPoolEncoderGuide(SentenceGaussianGuide):

@@ -41,6 +41,10 @@ class BagOfWordsModel(nn.Module):
         """``R z + b``: the unnormalized log word probabilities given ``z``."""
         return self.decoder(z)
 
+    def likelihood(self, z: torch.Tensor, total_count: torch.Tensor) -> BagOfWords:
+        """``p(x | z)``, the ``"x"`` site's distribution, for documents of ``total_count`` words."""
+        return BagOfWords(self.word_logits(z), total_count=total_count)
+
     def init_from_corpus(self, corpus) -> None:
         """Start ``b`` at the log unigram frequencies (add-one smoothed) of the training words
         of ``corpus`` (a :class:`~ppl_vae.data.BowCorpus`), so that ``z = 0`` already gives the
@@ -64,7 +68,7 @@ class BagOfWordsModel(nn.Module):
         with pyro.plate("documents", batch):
             with kl_annealing(annealing_factor):
                 z = pyro.sample("z", self.prior(batch, total_count))
-            pyro.sample("x", BagOfWords(self.word_logits(z), total_count=total_count), obs=x)
+            pyro.sample("x", self.likelihood(z, total_count), obs=x)
         return z
 
     def topic_weights(self) -> torch.Tensor:

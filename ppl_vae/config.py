@@ -40,6 +40,9 @@ class TrainConfig:
     clip_norm: float | None = None
     patience: int = 0  # early stopping: epochs without validation improvement; 0 = off
     valid_samples: int = 1
+    #: the document encoders' first layer reads CSR input (:mod:`ppl_vae.ops.count_input`);
+    #: None: measured on the first batch when the run starts, and the answer saved here
+    sparse_input: bool | None = None
     seed: int = 0
     device: str = "cpu"
 

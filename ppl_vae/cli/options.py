@@ -32,6 +32,7 @@ def sizes(text: str) -> tuple[int, ...]:
 
 
 _DOC, _SEN = BY_DATA["documents"], BY_DATA["sentences"]
+_SWITCH = {"auto": None, "on": True, "off": False}
 _HIDDEN = ",".join(map(str, _DOC["guide_kwargs"]["hidden_sizes"]))
 #: (flag, TrainConfig field or None, argparse keywords); None: read by the data loader
 TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
@@ -88,6 +89,11 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
     ("--valid-fraction", None, {"type": float, "default": 0.05, "help": "share of train held "
                                 "out for validation when the corpus has no valid split "
                                 "(default 0.05)"}),
+    ("--sparse-input", "sparse_input", {"type": lambda v: _SWITCH[v], "choices": [None, True,
+                                        False], "metavar": "{auto,on,off}", "help": "feed "
+                                        "document encoders' first layer a sparse (CSR) batch: "
+                                        "auto times both ways on the first batch and keeps the "
+                                        "faster (default auto)"}),
     ("--seed", "seed", {"type": int, "help": "random seed (default 0)"}),
 ]  # fmt: skip
 SENTENCE_FLAGS: list[tuple[str, str | None, dict]] = [

@@ -107,16 +107,34 @@ class Evaluation:
     num_samples: int
     latent_means: np.ndarray | None = field(default=None, repr=False)  # (D, K), E_q[z | x_d]
     exact: bool = False  # log p(x) computed by the model itself (no guide): bound = estimate
+    #: Adam steps of per-item refinement of ``q`` before estimating (0: the encoder's ``q``)
+    refine_steps: int = 0
+    #: with refinement: the encoder's own ELBO perplexities, from the same draws
+    ppl_doc_elbo_encoder: float | None = None
+    ppl_corpus_elbo_encoder: float | None = None
+    #: with refinement: the mean rise of the ELBO per item, in nats (the amortization gap)
+    amortization_gap: float | None = None
 
     def to_dict(self) -> dict:
         """The figures as plain data; an exact evaluation also names them ``*_exact``."""
         out = {k: v for k, v in self.__dict__.items() if k != "latent_means"}
         if self.exact:
             out.update(ppl_doc_exact=self.ppl_doc_iw, ppl_corpus_exact=self.ppl_corpus_iw)
+        if not self.refine_steps:
+            for key in ("ppl_doc_elbo_encoder", "ppl_corpus_elbo_encoder", "amortization_gap"):
+                del out[key]
         return out
 
 
 def summarize(est: ItemEstimates) -> Evaluation:
+    refined = {}
+    if est.refine_steps:
+        refined = {
+            "refine_steps": est.refine_steps,
+            "ppl_doc_elbo_encoder": perplexity_per_document(est.elbo_encoder, est.tokens),
+            "ppl_corpus_elbo_encoder": perplexity_corpus(est.elbo_encoder, est.tokens),
+            "amortization_gap": float((est.elbo - est.elbo_encoder).mean()),
+        }
     return Evaluation(
         ppl_doc_elbo=perplexity_per_document(est.elbo, est.tokens),
         ppl_doc_iw=perplexity_per_document(est.log_px, est.tokens),
@@ -131,6 +149,7 @@ def summarize(est: ItemEstimates) -> Evaluation:
         num_samples=est.num_samples,
         latent_means=est.latent_mean,
         exact=est.exact,
+        **refined,
     )
 
 
@@ -143,6 +162,7 @@ def evaluate(
     device: str | torch.device = "cpu",
     progress: bool = False,
     seed: int | None = None,
+    refine_steps: int = 0,
 ) -> Evaluation:
     """Evaluate ``model`` on a corpus (a :class:`~ppl_vae.data.corpus.Corpus`): the one entry
     point for every model of the library.
@@ -164,9 +184,21 @@ def evaluate(
         fork, so the figures are reproducible and do not depend on the world size; None takes
         the seed from one draw of the caller's RNG.
 
+    :param refine_steps: first refine each document's ``q`` by this many Adam steps on its own
+        ELBO (:mod:`~ppl_vae.evaluation.fast_documents`: a Gaussian-prior document model with
+        a closed-form Gaussian guide, such as NVDM's). The figures are then those of the
+        refined ``q``, still bounds and estimates of the same ``log p(x)``, and the encoder's
+        ELBO and the amortization gap are reported beside them.
+
     Under ``torch.distributed`` (every rank calling it) the batches are shared out over the
     ranks and every rank returns the figures of the whole corpus, equal to one process's.
     """
+    if refine_steps and not fast_documents.applies(model, guide):
+        raise ValueError(
+            f"refining q at evaluation needs a Gaussian-prior document model with a closed-form "
+            f"Gaussian guide (NVDM with the diagonal guides); not {type(model).__name__} with "
+            f"{type(guide).__name__}"
+        )
     if guide is None:
         if not hasattr(model, "evaluate_items"):
             raise TypeError(
@@ -186,8 +218,9 @@ def evaluate(
         seed = broadcast(int(torch.randint(2**62, ())))
     if fast_documents.applies(model, guide):  # the same estimates, the encoder run once
         est = fast_documents.estimate_documents(
-            model, guide, batches, num_samples, seed=seed, progress=progress
-        )
+            model, guide, batches, num_samples, seed=seed, progress=progress,
+            refine_steps=refine_steps,
+        )  # fmt: skip
         return summarize(est)
     est = estimate_items(model, guide, batches, num_samples, progress=progress, seed=seed)
     est.exact = exact

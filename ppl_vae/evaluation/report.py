@@ -12,11 +12,20 @@ from ppl_vae.ops.metrics import perplexity_corpus, perplexity_per_document
 
 
 def evaluation_table(ev: Evaluation, title: str = "") -> str:
+    q = f", q refined ({ev.refine_steps} steps)" if ev.refine_steps else ""
     rows = [
-        ("perplexity per document, ELBO bound", f"{ev.ppl_doc_elbo:.1f}"),
-        (f"perplexity per document, IW ({ev.num_samples} samples)", f"{ev.ppl_doc_iw:.1f}"),
-        ("perplexity over corpus, ELBO bound", f"{ev.ppl_corpus_elbo:.1f}"),
-        (f"perplexity over corpus, IW ({ev.num_samples} samples)", f"{ev.ppl_corpus_iw:.1f}"),
+        (f"perplexity per document, ELBO bound{q}", f"{ev.ppl_doc_elbo:.1f}"),
+        (f"perplexity per document, IW ({ev.num_samples} samples){q}", f"{ev.ppl_doc_iw:.1f}"),
+        (f"perplexity over corpus, ELBO bound{q}", f"{ev.ppl_corpus_elbo:.1f}"),
+        (f"perplexity over corpus, IW ({ev.num_samples} samples){q}", f"{ev.ppl_corpus_iw:.1f}"),
+    ]
+    if ev.refine_steps:
+        rows += [
+            ("perplexity per document, ELBO, encoder's q", f"{ev.ppl_doc_elbo_encoder:.1f}"),
+            ("perplexity over corpus, ELBO, encoder's q", f"{ev.ppl_corpus_elbo_encoder:.1f}"),
+            ("amortization gap per datapoint (nats)", f"{ev.amortization_gap:.2f}"),
+        ]
+    rows += [
         ("ELBO per datapoint (nats)", f"{ev.elbo:.2f}"),
         ("-log p(x) per datapoint, IW (nats)", f"{ev.nll_iw:.2f}"),
         ("KL(q || p) per datapoint (nats)", f"{ev.kl:.2f}"),

@@ -9,12 +9,20 @@ means writing its class (with its facts) and listing it in :data:`OBJECTIVE_CLAS
 
 from __future__ import annotations
 
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro.distributions.kl import kl_divergence
 from pyro.infer import ELBO, Trace_ELBO, TraceGraph_ELBO, TraceMeanField_ELBO
+from pyro.poutine.runtime import _PYRO_STACK
+from torch.jit import is_tracing
 
+from ppl_vae.guides import DiagonalGaussianGuide
 from ppl_vae.infer.base import Objective, combine
 from ppl_vae.infer.free_bits import FreeBitsELBO
 from ppl_vae.infer.iwae import IWAE
 from ppl_vae.infer.wake_sleep import ReweightedWakeSleep, WakeSleep
+from ppl_vae.models import BagOfWordsModel
 
 
 class MonteCarloELBO(Trace_ELBO, Objective):
@@ -29,12 +37,51 @@ class MonteCarloELBO(Trace_ELBO, Objective):
 class MeanFieldELBO(TraceMeanField_ELBO, Objective):
     """``"meanfield"``: :class:`~pyro.infer.TraceMeanField_ELBO`, with the KL term computed
     analytically where :func:`~pyro.distributions.kl.kl_divergence` knows it (else from the
-    sample). Reparameterized guides only."""
+    sample). Reparameterized guides only.
+
+    **Without traces, for the document VAE.** In its module form, under Pyro's
+    ``module_local_params`` (the trainer's setting), a pair of a bag-of-words model that keeps
+    :class:`~ppl_vae.models.BagOfWordsModel`'s ``forward`` and a guide that keeps
+    :class:`~ppl_vae.guides.DiagonalGaussianGuide`'s (NVDM with the diagonal guides), called
+    on ``(x[, beta])`` outside any other Pyro handler, is scored by :meth:`closed_form_loss`:
+    the same distributions, draws and arithmetic, in the same order, as
+    ``TraceMeanField_ELBO`` on the traces, without recording them. The loss and gradients
+    are the traced ones (tested to equality, by value and by gradient). Pyro's own path runs
+    in every other case: ``SVI`` with the param store, other models and guides, a tensor KL
+    weight, JIT, an enclosing ``poutine`` handler, or a subclass with its own ``forward``.
+    """
 
     name = "meanfield"
     annealable = True
     elbo_climbing = True
     requires = ("reparameterized",)
+
+    def differentiable_loss(self, model, guide, *args, **kwargs):
+        beta = _closed_form_call(model, guide, args, kwargs)
+        if beta is None:
+            return super().differentiable_loss(model, guide, *args, **kwargs)
+        return self.closed_form_loss(model, guide, args[0], beta)
+
+    def closed_form_loss(self, model, guide, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+        """``-ELBO`` of the documents ``x`` for a model with ``prior`` and ``likelihood`` and a
+        guide whose ``q(z | x)`` is ``Normal(*encode(x))``, with the KL weighted by ``beta``:
+        :meth:`~pyro.infer.TraceMeanField_ELBO.differentiable_loss`'s computation, particle by
+        particle, guide before model, without traces."""
+        loss = 0.0
+        for _ in range(self.num_particles):
+            loc, scale = guide.encode(x)
+            q = dist.Normal(loc, scale).to_event(1)
+            z = q.rsample()
+            total_count = x.sum(-1)
+            prior = model.prior(x.shape[0], total_count)
+            log_lik = model.likelihood(z, total_count).log_prob(x).sum()
+            kl = kl_divergence(q, prior)
+            if beta != 1.0:
+                kl = kl * beta
+            elbo = 0 - kl.sum()
+            elbo = elbo + log_lik
+            loss = loss + -elbo / self.num_particles
+        return loss
 
 
 class NVIL(TraceGraph_ELBO, Objective):
@@ -54,6 +101,28 @@ class NVIL(TraceGraph_ELBO, Objective):
 
     def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
         return Objective.loss_and_grads(self, model, guide, *args, **kwargs)
+
+
+def _closed_form_call(model, guide, args: tuple, kwargs: dict) -> float | None:
+    """The KL weight if :class:`MeanFieldELBO` may score this call without traces, else None."""
+    if not pyro.settings.get("module_local_params") or _PYRO_STACK or is_tracing():
+        return None
+    if not (
+        getattr(guide, "closed_form_gaussian", False)
+        and type(guide).forward is DiagonalGaussianGuide.forward
+        and isinstance(model, BagOfWordsModel)
+        and type(model).forward is BagOfWordsModel.forward
+    ):
+        return None
+    if not args or len(args) > 2 or set(kwargs) - {"annealing_factor"}:
+        return None
+    if len(args) == 2 and kwargs:
+        return None
+    beta = args[1] if len(args) == 2 else kwargs.get("annealing_factor", 1.0)
+    x = args[0]
+    if not isinstance(x, torch.Tensor) or isinstance(beta, torch.Tensor) or not beta > 0:
+        return None  # generation, a tensor weight (JIT), beta = 0 (masked): Pyro's path
+    return float(beta)
 
 
 #: the objectives the trainer and the command line offer, by name

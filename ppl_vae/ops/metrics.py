@@ -53,13 +53,23 @@ class ItemEstimates:
     tokens: np.ndarray
     num_samples: int  # guide samples per item; 0 when log p(x) is exact
     exact: bool = False  # log p(x) is exact (elbo = log_px)
+    #: when ``q`` was refined per item at evaluation: the encoder's own ELBO, from the same draws
+    elbo_encoder: np.ndarray | None = None
+    refine_steps: int = 0
 
     #: the per-batch pieces' keys, in the fields' order
     PIECES = ("elbo", "log_px", "kl", "ll", "mean", "tokens")
 
     @classmethod
-    def concatenate(cls, pieces: list[dict], num_samples: int) -> ItemEstimates:
-        """The estimates of consecutive batches, each a dict of :attr:`PIECES` arrays."""
+    def concatenate(
+        cls, pieces: list[dict], num_samples: int, refine_steps: int = 0
+    ) -> ItemEstimates:
+        """The estimates of consecutive batches, each a dict of :attr:`PIECES` arrays (and
+        ``elbo_encoder`` when ``refine_steps``)."""
+        keys = (*cls.PIECES, "elbo_encoder") if refine_steps else cls.PIECES
         cat = {k: np.concatenate([np.asarray(p[k], dtype=np.float64) for p in pieces])
-               for k in cls.PIECES}  # fmt: skip
-        return cls(*(cat[k] for k in cls.PIECES), num_samples)
+               for k in keys}  # fmt: skip
+        est = cls(*(cat[k] for k in cls.PIECES), num_samples)
+        if refine_steps:
+            est.elbo_encoder, est.refine_steps = cat["elbo_encoder"], refine_steps
+        return est

@@ -14,6 +14,7 @@ import ppl_vae.models as _models
 from ppl_vae.config import TrainConfig
 from ppl_vae.guides.base import Guide
 from ppl_vae.infer.objectives import check_combination
+from ppl_vae.ops.count_input import set_sparse_input
 
 #: the models trained by SVI, by name
 MODELS: dict[str, type] = {
@@ -61,4 +62,5 @@ def build(config: TrainConfig, vocab_size: int) -> tuple:
     model = make(vocab_size, config.latent_dim, **config.model_kwargs)
     extra = {"model": model} if guide_cls.needs_model else {}
     guide = guide_cls(vocab_size, config.latent_dim, **config.guide_kwargs, **extra)
+    set_sparse_input(bool(config.sparse_input), guide)
     return model, guide

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ppl_vae.data import SYNTHETIC, load_documents
-from ppl_vae.evaluation import evaluate, guide_mutual_information, perplexity_corpus
+from ppl_vae.evaluation import evaluate, fast_documents, guide_mutual_information, perplexity_corpus
+from ppl_vae.evaluation.fast_documents import REFINE_STEPS
 from ppl_vae.evaluation.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.evaluation.topics import dimensions_by_activity
 from ppl_vae.ops.rng import own_rng
@@ -23,6 +24,7 @@ from ppl_vae.ops.world import broadcast
 from ppl_vae.runs.mixture import is_mixture_run, load_mixture
 from ppl_vae.runs.registry import SENTENCE_MODELS
 from ppl_vae.runs.run import check_vocab, load_run, load_run_data
+from ppl_vae.training.files import RunError
 from ppl_vae.training.monitor import collapse_warning
 
 
@@ -46,6 +48,7 @@ def evaluate_run(
     progress: bool = False,
     which: str = "best",
     seed: int | None = 0,
+    refine_steps: int | None = None,
 ) -> RunReport:
     """Evaluate the run in ``run_dir`` on ``split`` of its corpus (or of ``data_dir``).
 
@@ -54,6 +57,9 @@ def evaluate_run(
     :param which: ``"best"`` (validation) or ``"last"`` checkpoint.
     :param seed: seeds the guide's samples, batch by batch, on a forked RNG (the caller's is
         left as it was); None takes the seed from one draw of the caller's RNG.
+    :param refine_steps: Adam steps refining each document's ``q`` before the estimates
+        (:func:`~ppl_vae.evaluation.evaluate`); None: :data:`REFINE_STEPS` where the model and
+        guide allow it (NVDM with a diagonal guide), else none. 0 reports the encoder's ``q``.
     :raises DataError: if ``data_dir``'s vocabulary differs from the run's.
 
     Under ``torch.distributed``, with every rank calling it, the items are shared out over the
@@ -63,20 +69,27 @@ def evaluate_run(
         seed = broadcast(int(torch.randint(2**62, ())))
     with own_rng(seed):
         return _evaluate_run(
-            run_dir, data_dir, split, num_samples, device, topics, progress, which, seed
-        )
+            run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
+            refine_steps,
+        )  # fmt: skip
 
 
-def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which, seed):
+def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
+                  refine_steps):  # fmt: skip
     if is_mixture_run(run_dir):
+        _no_refinement(refine_steps, "a mixture of multinomials (its log p(x) is exact)")
         return _mixture(run_dir, data_dir, split, topics)
     run = load_run(run_dir, which=which, device=device)
+    if refine_steps and not fast_documents.applies(run.model, run.guide):
+        _no_refinement(refine_steps, f"{run.config.model} with the {run.config.guide} guide")
     if run.config.model in SENTENCE_MODELS:
         return _sentences(run, data_dir, split, num_samples, device, progress, seed)
     data = load_run_data(run.config, data_dir)
     check_vocab(run.vocab, run.path, data.vocab, _source(data_dir, data))
+    if refine_steps is None:
+        refine_steps = REFINE_STEPS if fast_documents.applies(run.model, run.guide) else 0
     ev = evaluate(run.model, run.guide, data.get(split), num_samples, device=device,
-                  progress=progress, seed=seed)  # fmt: skip
+                  progress=progress, seed=seed, refine_steps=refine_steps)  # fmt: skip
     report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
                         "ppl_doc_elbo_is_bound": True})  # fmt: skip
     report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
@@ -102,6 +115,14 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
         report.lines.append(f"topics (top words of the {len(dims)} most active latent dimensions):")
         report.lines.append(topics_table(weights, run.vocab, 10, dims))
     return report
+
+
+def _no_refinement(refine_steps: int | None, what: str) -> None:
+    if refine_steps:
+        raise RunError(
+            f"refining q at evaluation applies to NVDM with a diagonal Gaussian guide, not to "
+            f"{what}; leave out --refine"
+        )
 
 
 def _source(data_dir, data) -> str:

@@ -177,6 +177,8 @@ def _train_run(config: TrainConfig, run_dir: Path, resume: bool, progress: bool,
     extra = {"vocab": list(data.vocab)}
     result = train(model, guide, data.train, data.valid, config, run_dir=run_dir, resume=resume,
                    progress=progress, extra=extra)  # fmt: skip
+    if main:  # with what the run measured (sparse_input) in place of "measure it"
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     if result.history and main:
         plot_training_curves(result.history, run_dir / "curves.png")
     barrier()  # the run directory is complete before any rank reads it back

@@ -28,6 +28,7 @@ from ppl_vae.config import TrainConfig
 from ppl_vae.infer.iwae import check_iwae
 from ppl_vae.infer.objectives import make_objective
 from ppl_vae.ops.annealing import make_schedule
+from ppl_vae.ops.count_input import choose_sparse_input, count_mlps, set_sparse_input
 from ppl_vae.ops.rng import own_rng
 from ppl_vae.training.averaging import ParameterAverage
 from ppl_vae.training.checkpoint import (
@@ -168,6 +169,7 @@ class Session:
         if self.config.objective == "iwae":  # per datapoint only if every site is in the plate
             first = self.data.make_batch(np.arange(min(2, len(self.data))), self.device)
             check_iwae(self.model, self.guide, first)
+        self.choose_input(resume)
         if resume:
             if self.run_dir is None:
                 raise ValueError("resume needs a run_dir")
@@ -178,6 +180,21 @@ class Session:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / METRICS).unlink(missing_ok=True)
             self.save(CHECKPOINT)
+
+    def choose_input(self, resume: bool) -> None:
+        """Dense or sparse input for the document encoders (:mod:`ppl_vae.ops.count_input`):
+        the config's choice, else measured on a first batch (rank 0's answer for every rank)
+        and written into the config, so that a resumed run takes the same path. A run saved
+        before the choice existed resumes dense, as it was trained."""
+        c = self.config
+        if c.sparse_input is None and count_mlps(self.guide):
+            if resume:
+                c.sparse_input = False
+            else:
+                idx = np.arange(min(c.batch_size, len(self.data)))
+                (x, *_) = self.data.make_batch(idx, self.device)
+                c.sparse_input = bool(broadcast(choose_sparse_input(x, self.guide), self.world))
+        set_sparse_input(bool(c.sparse_input), self.guide)
 
     def epoch_lr(self) -> float:
         c, s = self.config, self.state

@@ -5,8 +5,10 @@ the same as its ``loss_and_grads`` (the path Pyro's ``SVI`` takes)."""
 import pyro
 import pytest
 import torch
+from pyro import poutine
+from pyro.infer import TraceMeanField_ELBO
 
-from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide
+from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide, OneLayerGaussianGuide
 from ppl_vae.infer.objectives import OBJECTIVES, make_objective
 from ppl_vae.models import NVDM, SigmoidBeliefNetwork
 
@@ -57,3 +59,55 @@ def test_an_annealed_objective_follows_beta_in_module_form(objective):
         pyro.set_rng_seed(3)
         values.append(float(loss_fn(x, annealing_factor=beta)))
     assert values[0] != values[1]
+
+
+@pytest.mark.parametrize("particles", [1, 3], ids=["1-particle", "3-particles"])
+@pytest.mark.parametrize("beta", [1.0, 0.4], ids=["beta-1", "beta-0.4"])
+@pytest.mark.parametrize("guide_class", [DiagonalGaussianGuide, OneLayerGaussianGuide],
+                         ids=["diagonal", "diagonal-1layer"])  # fmt: skip
+def test_meanfield_without_traces_equals_the_traced_elbo(guide_class, beta, particles):
+    torch.manual_seed(0)
+    V = 50
+    model, guide = NVDM(V, 4), guide_class(V, 4, hidden_sizes=(16, 8))
+    x = torch.poisson(torch.full((10, V), 0.4))
+    traced = TraceMeanField_ELBO(num_particles=particles)
+    loss_fn = make_objective("meanfield", num_particles=particles)(model, guide)
+    calls = []
+    original = loss_fn.elbo.closed_form_loss
+    loss_fn.elbo.closed_form_loss = lambda *a: calls.append(1) or original(*a)
+    results = []
+    sides = (lambda: loss_fn(x, beta), lambda: traced.differentiable_loss(model, guide, x, beta))
+    with pyro.settings.context(module_local_params=True):
+        for loss_of in sides:
+            pyro.set_rng_seed(3)
+            loss = loss_of()
+            results.append((loss, torch.autograd.grad(loss, list(loss_fn.parameters()))))
+    assert calls == [1]  # the module took the closed-form path, once
+    (fast, fast_grads), (slow, slow_grads) = results
+    assert float(fast) == pytest.approx(float(slow), rel=1e-6)
+    for a, b in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+class OwnForward(NVDM):
+    def forward(self, x=None, annealing_factor=1.0, lengths=None):
+        return super().forward(x, annealing_factor, lengths)
+
+
+@pytest.mark.parametrize("case", ["param-store", "tensor-beta", "handler", "own-forward", "beta-0"])
+def test_meanfield_keeps_pyros_traces_where_the_closed_form_is_not_known_to_hold(case):
+    torch.manual_seed(0)
+    V = 30
+    model = (OwnForward if case == "own-forward" else NVDM)(V, 3)
+    guide = DiagonalGaussianGuide(V, 3, hidden_sizes=(8,))
+    x = torch.poisson(torch.full((4, V), 0.5))
+    elbo = make_objective("meanfield")
+    elbo.closed_form_loss = lambda *a: pytest.fail("took the closed-form path")
+    beta = {"tensor-beta": torch.tensor(0.5), "beta-0": 0.0}.get(case, 1.0)
+    local = case != "param-store"
+    with pyro.settings.context(module_local_params=local):
+        if case == "handler":
+            with poutine.block():  # any handler a user wraps around the loss
+                elbo.differentiable_loss(model, guide, x, beta)
+        else:
+            elbo.differentiable_loss(model, guide, x, beta)
