@@ -43,6 +43,7 @@ class SentenceGaussianGuide(Guide):
     """
 
     fits = ("sentence-vae",)
+    closed_form_gaussian = True
 
     #: the name under which :func:`pyro.module` registers the guide's parameters
     module_name: str = "sentence_encoder"

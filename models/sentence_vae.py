@@ -46,6 +46,9 @@ class SentenceVAE(nn.Module):
     data = "sentences"
     #: the guide (by :attr:`ppl_vae.guides.base.Guide.name`) it is trained with by default
     default_guide = "lstm"
+    #: ``p(z) = N(0, I)``: importance-sampled evaluation may draw the particles in batches
+    #: (:mod:`ppl_vae.evaluation.particles`)
+    standard_normal_prior = True
 
     def __init__(
         self,
@@ -134,10 +137,17 @@ class SentenceVAE(nn.Module):
                     self.decoder, batch, max_length, self.bos_index, self.eos_index,
                     self._state(z), context,
                 )  # fmt: skip
-            logits = self.decode_logits(z, tokens)
-            mask = length_mask(lengths, tokens.shape[1])
-            pyro.sample("x", WordCategorical(logits).mask(mask).to_event(1), obs=tokens)
+            pyro.sample("x", self.likelihood(z, tokens, lengths), obs=tokens)
         return z
+
+    def likelihood(
+        self, z: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor
+    ) -> dist.TorchDistribution:
+        """``p(x | z)``, the ``"x"`` site's distribution over the ``(B, T)`` ``tokens`` (teacher
+        forcing), masked past each sentence's ``lengths``: one log-probability per sentence."""
+        logits = self.decode_logits(z, tokens)
+        mask = length_mask(lengths, tokens.shape[1])
+        return WordCategorical(logits).mask(mask).to_event(1)
 
     def decode(
         self, z: torch.Tensor, max_length: int, temperature: float | None = 1.0

@@ -24,7 +24,7 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
-from ppl_vae.evaluation import fast_documents
+from ppl_vae.evaluation import fast_documents, particles
 from ppl_vae.ops.metrics import (
     ItemEstimates,
     active_units,
@@ -221,6 +221,11 @@ def evaluate(
             model, guide, batches, num_samples, seed=seed, progress=progress,
             refine_steps=refine_steps,
         )  # fmt: skip
+        return summarize(est)
+    if not exact and particles.applies(model, guide):  # the encoder once, particles batched
+        vocab = getattr(getattr(data, "vocab", None), "__len__", lambda: None)()
+        est = particles.estimate_particles(model, guide, batches, num_samples, seed=seed,
+                                           progress=progress, vocab_size=vocab)  # fmt: skip
         return summarize(est)
     est = estimate_items(model, guide, batches, num_samples, progress=progress, seed=seed)
     est.exact = exact

@@ -47,7 +47,8 @@ LOG_2PI = math.log(2 * math.pi)
 def applies(model, guide) -> bool:
     """Whether ``model`` and ``guide`` are a pair this estimator computes exactly."""
     return bool(
-        getattr(model, "standard_normal_prior", False)
+        getattr(model, "data", None) == "documents"
+        and getattr(model, "standard_normal_prior", False)
         and getattr(guide, "closed_form_gaussian", False)
     )
 
