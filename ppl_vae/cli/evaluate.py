@@ -40,6 +40,14 @@ def add_parsers(sub) -> None:
         help="refine each document's q by STEPS Adam steps on its own ELBO before estimating "
         "(NVDM with a diagonal guide; default 50 there, 0 elsewhere; 0 reports the encoder's q)",
     )
+    ev.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="WORDS",
+        help="cut the split's sentences to WORDS words (sentence runs; default: score every "
+        "sentence whole). The output and its JSON say so",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--seed", type=int, default=0, help="seed for the guide's samples (default 0)")
     add_common(ev)
@@ -91,6 +99,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         which=args.checkpoint,
         seed=args.seed,
         refine_steps=args.refine,
+        eval_max_length=args.max_length,
     )
     print(json.dumps(report.figures) if args.json else report.text)
     return 0

@@ -112,11 +112,15 @@ SENTENCE_FLAGS: list[tuple[str, str | None, dict]] = [
     ("--z-at-start-only", "z_at_start_only", {"action": "store_true", "default": None,
                                               "help": "feed z only through the decoder's "
                                               "initial state, not at every step"}),
-    ("--max-vocab", None, {"type": int, "default": 10000, "help": "vocabulary size (10000)"}),
+    ("--max-vocab", None, {"type": int, "help": "vocabulary size of a corpus read from text "
+                           "(default 10000 for sentences, 2000 for documents; refused for the "
+                           "NVDM .feat format, whose vocabulary is fixed)"}),
     ("--unk-token", None, {"action": "append", "metavar": "TOKEN",
                            "help": "the corpus's own unknown marker, read as <unk> (repeatable; "
                            "the count is logged)"}),
-    ("--max-length", None, {"type": int, "help": "truncate longer sentences (counted)"}),
+    ("--max-length", None, {"type": int, "help": "cut longer training sentences to this many "
+                            "words, counted and logged (default 200; 0 = never); validation "
+                            "and test sentences are scored whole"}),
 ]  # fmt: skip
 #: the flags that set constructor keywords, and whose: the model's, the guide's or both
 _NETWORK = {

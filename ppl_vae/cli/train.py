@@ -6,11 +6,11 @@ import argparse
 import signal
 
 from ppl_vae.cli.options import UsageError, add_common, config_from_args, join_job
-from ppl_vae.data import load_documents
 from ppl_vae.runs import load_data, run_training
 from ppl_vae.runs.mixture import MIXTURE, train_mixture
 from ppl_vae.runs.registry import GUIDE_CLASSES, MODELS
 from ppl_vae.runs.report import evaluate_run
+from ppl_vae.runs.run import load_document_source
 
 
 def add_parser(sub, options: argparse.ArgumentParser) -> None:
@@ -130,7 +130,7 @@ def run_mixture(args: argparse.Namespace) -> int:
     if args.resume:
         raise UsageError("mixture runs take seconds to minutes; --resume is not supported")
     seed = args.seed or 0
-    data = load_documents(args.data, valid_fraction=0.0, seed=seed)
+    data = load_document_source(args.data, valid_fraction=0.0, seed=seed, max_vocab=args.max_vocab)
     given = {"num_components": args.k, "beta_concentration": args.beta_concentration,
              "restarts": args.restarts, "iterations": args.iterations, "epochs": args.epochs,
              "batch_size": args.batch_size, "lr": args.lr}  # fmt: skip

@@ -92,6 +92,10 @@ class SentenceLoadReport:
         }
 
 
+#: padded positions per sentence that a sorted evaluation batch may hold on average
+EVAL_POSITIONS = 128
+
+
 class SentenceCorpus:
     """Sentences of word ids over a :class:`Vocabulary`, batched as ``(tokens, lengths)``.
 
@@ -191,11 +195,22 @@ class SentenceCorpus:
         :func:`ppl_vae.evaluation.evaluate` sorts; statistics of a whole batch, such as the
         aggregate posterior of the mutual-information estimate, do, and read corpus order.
         The token counts include ``<eos>`` (see the module's convention).
+
+        Sorted batches also hold at most ``batch_size *`` :data:`EVAL_POSITIONS` padded
+        positions: a long sentence (a whole document on one line, say) goes into a smaller
+        batch, down to a batch of its own, so that it is scored whole without padding 31
+        others to its length. PTB's longest sentences (83 tokens) are far below it.
         """
         lengths = self.lengths
         order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(self))
-        for start in range(0, len(self), batch_size):
+        budget = batch_size * EVAL_POSITIONS
+        start = 0
+        while start < len(self):
             idx = order[start : start + batch_size]
+            if by_length:  # ascending: the batch's last sentence is its longest
+                fits = np.arange(1, len(idx) + 1) * lengths[idx] <= budget
+                idx = idx[: max(1, int(fits.sum()))]
+            start += len(idx)
             yield self.make_batch(idx, device), lengths[idx]
 
     def batch_indices(
@@ -330,14 +345,21 @@ def load_sentences(
     return _encode(str(path), _read_tokenized(path, frozenset(unk_tokens)), vocab, max_length)
 
 
+#: the longest training sentence, in words, unless a caller says otherwise: PTB's longest is 82;
+#: longer lines are cut (and counted), so that one runaway line cannot pad its batch to
+#: thousands of positions. Validation and test sentences are never cut unless asked.
+DEFAULT_MAX_LENGTH = 200
+
+
 def load_sentence_splits(
     directory: str | Path,
     max_vocab: int | None = 10000,
     min_count: int = 1,
-    max_length: int | None = None,
+    max_length: int | None = DEFAULT_MAX_LENGTH,
     valid_fraction: float = 0.05,
     seed: int = 0,
     unk_tokens: Sequence[str] = (),
+    eval_max_length: int | None = None,
 ) -> SentenceSplits:
     """Load ``PREFIXtrain.txt``, ``PREFIXtest.txt`` and ``PREFIXvalid.txt`` (or ``val.txt``,
     ``dev.txt``) from ``directory``, for one prefix such as ``"ptb."`` or none.
@@ -347,6 +369,11 @@ def load_sentence_splits(
     valid file, ``valid_fraction`` of train is held out for validation (seeded, and said in
     the log); 0 trains without validation (and so without early stopping). The corpus's own
     unknown markers ``unk_tokens`` (e.g. ``["_UNK"]``) are read as ``<unk>``, and counted.
+
+    Training sentences longer than ``max_length`` words are cut to it (None: never), and
+    counted in the log and in ``train.report``. Validation and test sentences, the held-out
+    ones included, are scored whole unless ``eval_max_length`` is given, which cuts them too
+    (their ``report`` counts it, and evaluation says so).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -356,11 +383,15 @@ def load_sentence_splits(
     train_rows = _read_tokenized(train_path, markers)
     vocab = Vocabulary.build((t for _, t in train_rows), max_vocab, min_count)
     logger.info("%s: vocabulary of %d entries from %s", directory, len(vocab), train_path.name)
+    if valid_path:
+        valid = load_sentences(valid_path, vocab, eval_max_length, markers)
+    else:
+        train_rows, valid_rows = _hold_out(directory, train_rows, valid_fraction, seed)
+        valid = None
+        if valid_rows:
+            valid = _encode(f"{train_path} (held out)", valid_rows, vocab, eval_max_length)
     train = _encode(str(train_path), train_rows, vocab, max_length)
-    valid = load_sentences(valid_path, vocab, max_length, markers) if valid_path else None
-    test = load_sentences(test_path, vocab, max_length, markers)
-    if valid is None:
-        train, valid = _hold_out(directory, train, valid_fraction, seed)
+    test = load_sentences(test_path, vocab, eval_max_length, markers)
     source = {
         "kind": SENTENCES,
         "path": str(directory.resolve()),
@@ -374,23 +405,28 @@ def load_sentence_splits(
     return SentenceSplits(train, valid, test, vocab, source)
 
 
-def _hold_out(directory: Path, train: SentenceCorpus, fraction: float, seed: int):
-    """``(train, valid)``: ``fraction`` of train held out as the valid split, or none."""
+def _hold_out(directory: Path, rows: list, fraction: float, seed: int) -> tuple[list, list]:
+    """``(train rows, held-out rows)``: ``fraction`` of the non-empty rows held out, or none.
+    The same split as holding out sentences of the encoded train split (row order kept)."""
     names = "/".join(f"{n}.txt" for n in VALID_NAMES)
     if fraction <= 0:
         logger.warning("%s: no %s; training without validation", directory, names)
-        return train, None
-    perm = np.random.default_rng(seed).permutation(len(train))
-    n_held = max(1, int(round(fraction * len(train))))
+        return rows, []
+    sentences = [i for i, (_, toks) in enumerate(rows) if toks]  # rows that become sentences
+    perm = np.random.default_rng(seed).permutation(len(sentences))
+    n_held = max(1, int(round(fraction * len(sentences))))
     logger.warning(
         "%s: no %s; holding out %d of the %d training sentences (--valid-fraction %g)",
-        directory, names, n_held, len(train), fraction,
+        directory, names, n_held, len(sentences), fraction,
     )  # fmt: skip
-    return train.subset(np.sort(perm[n_held:])), train.subset(np.sort(perm[:n_held]))
+    held = {sentences[i] for i in perm[:n_held]}
+    return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
 
 
 def make_synthetic_sentences(
-    spec: SentenceSpec | None = None, max_length: int | None = None
+    spec: SentenceSpec | None = None,
+    max_length: int | None = None,
+    eval_max_length: int | None = None,
 ) -> SentenceSplits:
     """Seeded, deterministic splits from the topic-and-template generator of
     :mod:`ppl_vae.data.synthetic_sentences`, with each sentence's true topic and template.
@@ -403,7 +439,10 @@ def make_synthetic_sentences(
     vocab = Vocabulary.build(raw["train"][0])
     corpora = {
         split: _encode(
-            f"synthetic:{split}", [(i + 1, s) for i, s in enumerate(sents)], vocab, max_length
+            f"synthetic:{split}",
+            [(i + 1, s) for i, s in enumerate(sents)],
+            vocab,
+            max_length if split == "train" else eval_max_length,
         )
         for split, (sents, _, _) in raw.items()
     }
@@ -426,18 +465,20 @@ def load_sentence_data(
     source: str | Path | dict | None = None,
     max_vocab: int | None = 10000,
     min_count: int = 1,
-    max_length: int | None = None,
+    max_length: int | None = DEFAULT_MAX_LENGTH,
     valid_fraction: float = 0.05,
     seed: int = 0,
     unk_tokens: Sequence[str] = (),
+    eval_max_length: int | None = None,
 ) -> SentenceSplits:
     """Sentence splits from a directory, ``None``/``"synthetic"`` for the embedded synthetic
     corpus, or the ``source`` dict of earlier splits (as saved in a run's config). See
-    :func:`load_sentence_splits` for the directory's layout and the options."""
+    :func:`load_sentence_splits` for the directory's layout and the options;
+    ``eval_max_length`` cuts validation and test sentences too (a forced truncation)."""
     if isinstance(source, dict):
         if source["kind"] == SYNTHETIC_SENTENCES:
             return make_synthetic_sentences(
-                SentenceSpec(**source["spec"]), source.get("max_length")
+                SentenceSpec(**source["spec"]), source.get("max_length"), eval_max_length
             )
         return load_sentence_splits(
             source["path"],
@@ -447,9 +488,11 @@ def load_sentence_data(
             source.get("valid_fraction", 0.0),  # runs saved before the hold-out had none
             source.get("seed", 0),
             source.get("unk_tokens", ()),
+            eval_max_length,
         )
     if source is None or str(source) == "synthetic":
-        return make_synthetic_sentences(max_length=max_length)
+        return make_synthetic_sentences(max_length=max_length, eval_max_length=eval_max_length)
     return load_sentence_splits(
-        source, max_vocab, min_count, max_length, valid_fraction, seed, unk_tokens
-    )
+        source, max_vocab, min_count, max_length, valid_fraction, seed, unk_tokens,
+        eval_max_length,
+    )  # fmt: skip

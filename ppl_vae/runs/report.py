@@ -49,6 +49,7 @@ def evaluate_run(
     which: str = "best",
     seed: int | None = 0,
     refine_steps: int | None = None,
+    eval_max_length: int | None = None,
 ) -> RunReport:
     """Evaluate the run in ``run_dir`` on ``split`` of its corpus (or of ``data_dir``).
 
@@ -60,6 +61,9 @@ def evaluate_run(
     :param refine_steps: Adam steps refining each document's ``q`` before the estimates
         (:func:`~ppl_vae.evaluation.evaluate`); None: :data:`REFINE_STEPS` where the model and
         guide allow it (NVDM with a diagonal guide), else none. 0 reports the encoder's ``q``.
+    :param eval_max_length: cut the split's sentences to this many words (sentence runs). The
+        figures then score cut sentences, and the report says so in its lines and its figures
+        (``truncated``); by default every sentence is scored whole.
     :raises DataError: if ``data_dir``'s vocabulary differs from the run's.
 
     Under ``torch.distributed``, with every rank calling it, the items are shared out over the
@@ -70,12 +74,12 @@ def evaluate_run(
     with own_rng(seed):
         return _evaluate_run(
             run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
-            refine_steps,
+            refine_steps, eval_max_length,
         )  # fmt: skip
 
 
 def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
-                  refine_steps):  # fmt: skip
+                  refine_steps, eval_max_length):  # fmt: skip
     if is_mixture_run(run_dir):
         _no_refinement(refine_steps, "a mixture of multinomials (its log p(x) is exact)")
         return _mixture(run_dir, data_dir, split, topics)
@@ -83,7 +87,10 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
     if refine_steps and not fast_documents.applies(run.model, run.guide):
         _no_refinement(refine_steps, f"{run.config.model} with the {run.config.guide} guide")
     if run.config.model in SENTENCE_MODELS:
-        return _sentences(run, data_dir, split, num_samples, device, progress, seed)
+        return _sentences(run, data_dir, split, num_samples, device, progress, seed,
+                          eval_max_length)  # fmt: skip
+    if eval_max_length:
+        raise RunError("--max-length cuts sentences; document runs are always scored whole")
     data = load_run_data(run.config, data_dir)
     check_vocab(run.vocab, run.path, data.vocab, _source(data_dir, data))
     if refine_steps is None:
@@ -129,8 +136,9 @@ def _source(data_dir, data) -> str:
     return str(data_dir or data.source.get("path", SYNTHETIC))
 
 
-def _sentences(run, data_dir, split, num_samples, device, progress, seed) -> RunReport:
-    data = load_run_data(run.config, data_dir)
+def _sentences(run, data_dir, split, num_samples, device, progress, seed,
+               eval_max_length=None) -> RunReport:  # fmt: skip
+    data = load_run_data(run.config, data_dir, eval_max_length)
     check_vocab(run.vocab, run.path, list(data.vocab), _source(data_dir, data))
     corpus = data.get(split)
     ev = evaluate(run.model, run.guide, corpus, num_samples, device=device, progress=progress,
@@ -158,8 +166,23 @@ def _sentences(run, data_dir, split, num_samples, device, progress, seed) -> Run
         f"{f['ppl_elbo_without_eos']:.1f}",
     ]
     report = RunReport(figures, lines)
+    _flag_truncation(report, corpus, split)
     _flag_collapse(report, ev, run.guide)
     return report
+
+
+def _flag_truncation(report: RunReport, corpus, split: str) -> None:
+    """Say so, in the figures and the lines, if the evaluated sentences were cut."""
+    cut = getattr(corpus, "report", None)
+    if cut is None or not cut.truncated_lines:
+        return
+    report.figures["truncated"] = {"sentences": len(cut.truncated_lines),
+                                   "words_dropped": cut.truncated_words}  # fmt: skip
+    report.lines.append(
+        f"warning: {len(cut.truncated_lines)} {split} sentence(s) were cut ({cut.truncated_words} "
+        "words dropped): these figures score the cut sentences, not the corpus, and do not "
+        "compare with published ones"
+    )
 
 
 def _flag_collapse(report: RunReport, ev, guide) -> None:

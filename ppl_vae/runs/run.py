@@ -17,7 +17,7 @@ import torch
 
 from ppl_vae.config import TrainConfig
 from ppl_vae.data import DataError, DocumentSplits, load_documents
-from ppl_vae.data.sentences import SentenceSplits, load_sentence_data
+from ppl_vae.data.sentences import DEFAULT_MAX_LENGTH, SentenceSplits, load_sentence_data
 from ppl_vae.data.vocabulary import Vocabulary
 from ppl_vae.evaluation.plotting import plot_training_curves
 from ppl_vae.ops.rng import own_rng
@@ -40,38 +40,74 @@ logger = logging.getLogger(__name__)
 RESUME_OVERRIDES = ("epochs", "lr", "lr_drop", "patience")
 
 
+#: the vocabulary cap of a sentence corpus read from text (Mikolov's PTB has 10,000 words)
+SENTENCE_MAX_VOCAB = 10000
+
+
 def load_data(
     config: TrainConfig,
     source: str | dict | None = None,
     *,
     valid_fraction: float = 0.05,
-    max_vocab: int | None = 10000,
+    max_vocab: int | None = None,
     max_length: int | None = None,
     unk_tokens: Sequence[str] = (),
+    eval_max_length: int | None = None,
 ) -> DocumentSplits | SentenceSplits:
     """The corpus of ``config.model``'s kind (documents or sentences) from ``source`` (a
     directory, or ``"synthetic"`` for the embedded synthetic corpus), or by default (``None``)
     the corpus that ``config.data`` names. ``valid_fraction`` of train is held out when the
-    corpus has no valid split; ``max_vocab``, ``max_length`` and ``unk_tokens`` (the corpus's own
-    unknown markers, read as ``<unk>``) apply to sentences."""
+    corpus has no valid split. ``max_vocab`` caps the vocabulary built from a text corpus (None:
+    10,000 words for sentences, 2,000 for documents, as NVDM); a corpus in the NVDM ``.feat``
+    format brings its own vocabulary, and a cap is refused there (:class:`DataError`).
+    ``max_length`` and ``unk_tokens`` (the corpus's own unknown markers, read as ``<unk>``)
+    apply to sentences. ``max_length`` cuts training
+    sentences: None is :data:`~ppl_vae.data.sentences.DEFAULT_MAX_LENGTH`, 0 never cuts.
+    ``eval_max_length`` also cuts validation and test sentences (a forced truncation, which
+    evaluation reports)."""
     if config.model in SENTENCE_MODELS:
         if source is None:
-            return load_sentence_data(config.data)
+            return load_sentence_data(config.data, eval_max_length=eval_max_length)
+        max_length = DEFAULT_MAX_LENGTH if max_length is None else (max_length or None)
+        max_vocab = SENTENCE_MAX_VOCAB if max_vocab is None else max_vocab
         return load_sentence_data(source, max_vocab, max_length=max_length,
                                   valid_fraction=valid_fraction, seed=config.seed,
-                                  unk_tokens=unk_tokens)  # fmt: skip
+                                  unk_tokens=unk_tokens,
+                                  eval_max_length=eval_max_length)  # fmt: skip
     if source is None:
         return load_documents(config.data, seed=config.seed)
-    return load_documents(source, valid_fraction=valid_fraction, seed=config.seed)
+    return load_document_source(source, valid_fraction, config.seed, max_vocab)
 
 
-def load_run_data(config: TrainConfig, data_dir: str | None = None):
+def load_document_source(
+    source, valid_fraction: float = 0.05, seed: int = 0, max_vocab: int | None = None
+) -> DocumentSplits:
+    """:func:`~ppl_vae.data.load_documents` of a directory (or ``"synthetic"``), with a
+    vocabulary cap for a text corpus; a cap for an NVDM ``.feat`` corpus, whose vocabulary file
+    fixes the words, is a :class:`DataError` rather than silently ignored."""
+    if max_vocab is None:
+        return load_documents(source, valid_fraction=valid_fraction, seed=seed)
+    if isinstance(source, (str, Path)) and any(Path(source).glob("*train.feat")):
+        raise DataError(
+            source, f"--max-vocab {max_vocab} applies to text corpora; this one is in the NVDM "
+            ".feat format, whose vocabulary file fixes the words"
+        )  # fmt: skip
+    return load_documents(source, valid_fraction=valid_fraction, seed=seed, max_vocab=max_vocab)
+
+
+def load_run_data(
+    config: TrainConfig, data_dir: str | None = None, eval_max_length: int | None = None
+):
     """The corpus a run was trained on, or the one in ``data_dir`` read with the run's own
     settings (vocabulary size, minimum count, maximum length, held-out share and seed), so
-    that the same text gives the same vocabulary."""
+    that the same text gives the same vocabulary. ``eval_max_length`` cuts the validation and
+    test sentences (see :func:`load_data`)."""
+    cut = {"eval_max_length": eval_max_length} if eval_max_length else {}
     if data_dir is None or "path" not in config.data:
-        return load_data(config, data_dir)
-    return load_data(replace(config, data={**config.data, "path": str(data_dir)}))
+        if data_dir is not None:
+            return load_data(config, data_dir, **cut)
+        return load_data(config, **cut)
+    return load_data(replace(config, data={**config.data, "path": str(data_dir)}), **cut)
 
 
 def run_training(

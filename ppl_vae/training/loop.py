@@ -127,6 +127,7 @@ class Session:
 
     def __init__(self, model, guide, data, config: TrainConfig, run_dir, extra) -> None:
         self.model, self.guide, self.data, self.config = model, guide, data, config
+        self.epoch_tokens, self.epoch_seconds = 0, 0.0  # the last epoch's, for its rate
         self.device = torch.device(config.device)
         model.to(self.device)
         guide.to(self.device)
@@ -217,10 +218,14 @@ class Session:
             leave=False,
         )
         started = time.perf_counter()
+        lengths = getattr(self.data, "lengths", None)  # tokens per item, for tokens per second
+        self.epoch_tokens = 0
         for idx in batches[s.batch :]:
             if len(idx) < self.world.size:  # too few items for every rank: skipped
                 s.batch += 1
                 continue
+            if lengths is not None:
+                self.epoch_tokens += int(lengths[idx].sum())  # the global batch's
             idx = shard(idx, self.world)
             args = self.data.make_batch(idx, self.device)
             beta = self.schedule(s.step)
@@ -237,11 +242,14 @@ class Session:
             if s.step % KL_EVERY == 0 or s.batch == 1:
                 s.add_kl(self.kl(args, beta, lr))
             bar.update(1)
-            bar.set_postfix(loss=f"{s.mean_loss:.1f}", kl=f"{s.mean_kl:.2f}", beta=f"{beta:.3f}")
+            rate = self.epoch_tokens / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(loss=f"{s.mean_loss:.1f}", kl=f"{s.mean_kl:.2f}", beta=f"{beta:.3f}",
+                            tok_s=f"{rate:.0f}")  # fmt: skip
             if stop.signum is not None:
                 break
         bar.close()
-        s.seconds += time.perf_counter() - started
+        self.epoch_seconds = time.perf_counter() - started
+        s.seconds += self.epoch_seconds
         return stop.signum is None
 
     def step(self, args: tuple, beta: float, lr: float) -> float:
@@ -298,6 +306,8 @@ class Session:
             "train_kl": s.mean_kl,
             "seconds": round(s.seconds, 2),
         }
+        if self.epoch_tokens:  # this epoch's (or, resumed mid-epoch, its rest's) training rate
+            record["tokens_per_second"] = round(self.epoch_tokens / max(self.epoch_seconds, 1e-9))
         spike = loss_spike(record["train_loss"], [r["train_loss"] for r in self.history])
         if spike is not None:
             record["warning"] = spike

@@ -166,3 +166,16 @@ def test_a_foreign_checkpoint_is_named(trained_run, tmp_path, capsys):
     (run / "config.json").write_text(json.dumps({**config, "model": "sentence-vae"}))
     assert main(["evaluate", str(run)]) == 2
     assert "says model 'sentence-vae', but" in capsys.readouterr().err
+
+
+def test_a_forced_truncation_is_said_in_the_text_and_the_json(tmp_path, capsys):
+    run = tmp_path / "sentences"
+    assert main(["train", "sentence-vae", "--out", str(run), *TINY_SENTENCES]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--samples", "2", "--json", "--no-progress"]) == 0
+    assert "truncated" not in json.loads(capsys.readouterr().out)  # whole sentences by default
+    assert main(["evaluate", str(run), "--samples", "2", "--json", "--max-length", "3"]) == 0
+    cut = json.loads(capsys.readouterr().out)
+    assert cut["truncated"]["sentences"] > 0 and cut["truncated"]["words_dropped"] > 0
+    assert main(["evaluate", str(run), "--samples", "2", "--max-length", "3", "--no-progress"]) == 0
+    assert "do not compare with published ones" in capsys.readouterr().out

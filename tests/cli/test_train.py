@@ -350,3 +350,26 @@ def test_without_a_terminal_progress_is_a_line_per_epoch(tmp_path):
     assert "\r" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if "ppl_vae.training.loop: epoch {" in line]
     assert [json.loads(line.split("epoch ", 1)[1])["epoch"] for line in lines] == [1, 2]
+
+
+def test_max_vocab_caps_a_text_document_corpus_and_is_refused_for_feat(tmp_path, capsys):
+    text = tmp_path / "text"
+    text.mkdir()
+    words = [f"w{i}" for i in range(30)]
+    (text / "train.txt").write_text("".join(" ".join(words[i:] + words[:3]) + "\n"
+                                            for i in range(20)))  # fmt: skip
+    (text / "test.txt").write_text("w1 w2 w3 w29\nw4 w5 w6\n")
+    out = tmp_path / "run"
+    argv = ["train", "nvdm", "--data", str(text), "--out", str(out), "--epochs", "1", *SMALL]
+    assert main([*argv, "--max-vocab", "10"]) == 0
+    assert len(load_checkpoint(out / "best.pt")["extra"]["vocab"]) == 10
+    feat = tmp_path / "feat"
+    feat.mkdir()
+    (feat / "train.feat").write_text("1 1:1\n1 2:1\n")
+    (feat / "test.feat").write_text("1 1:1\n")
+    (feat / "vocab.new").write_text("a 1\nb 2\n")
+    capsys.readouterr()
+    argv = ["train", "nvdm", "--data", str(feat), "--out", str(tmp_path / "f"), *SMALL]
+    assert main([*argv, "--max-vocab", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--max-vocab 10 applies to text corpora" in err

@@ -8,6 +8,8 @@ import torch
 
 from ppl_vae.data import DataError
 from ppl_vae.data.sentences import (
+    DEFAULT_MAX_LENGTH,
+    EVAL_POSITIONS,
     SPECIALS,
     SentenceCorpus,
     SentenceSpec,
@@ -212,3 +214,49 @@ def test_a_corpus_own_unknown_marker_is_read_as_unk_and_counted(tmp_path, caplog
     assert "read 2 occurrence(s) of _UNK as <unk>" in caplog.text
     assert data.source["unk_tokens"] == ["_UNK"]
     assert "_UNK" in load_sentence_splits(tmp_path).vocab  # without the option, a word
+
+
+def test_long_training_sentences_are_cut_by_default_but_test_sentences_are_scored_whole(
+    tmp_path, caplog
+):
+    long_line = " ".join(f"w{i % 7}" for i in range(250)) + "\n"
+    (tmp_path / "train.txt").write_text("a b c\n" + long_line + "c a\n")
+    (tmp_path / "valid.txt").write_text(long_line)
+    (tmp_path / "test.txt").write_text("a b\n" + long_line)
+    data = load_sentence_splits(tmp_path)
+    assert DEFAULT_MAX_LENGTH == 200 and int(data.train.words.max()) == 200
+    assert data.train.report.truncated_lines == [2] and data.train.report.truncated_words == 50
+    assert "truncated 1 sentence(s)" in caplog.text
+    assert list(data.test.words) == [2, 250] and not data.test.report.truncated_lines
+    assert list(data.valid.words) == [250]
+    forced = load_sentence_splits(tmp_path, eval_max_length=100)  # cut on request, and counted
+    assert list(forced.test.words) == [2, 100] and forced.test.report.truncated_words == 150
+    whole = load_sentence_splits(tmp_path, max_length=None)
+    assert int(whole.train.words.max()) == 250
+
+
+def test_held_out_sentences_are_scored_whole_and_are_the_seeded_share_of_the_sentences(tmp_path):
+    lines = [f"w{i} x ." if i % 5 else "" for i in range(60)]  # empty lines are not sentences
+    lines[7] = " ".join(["y"] * 300)
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "test.txt").write_text("w1 x .\n")
+    data = load_sentence_splits(tmp_path, valid_fraction=0.25, seed=3, max_length=10)
+    sentences = [line for line in lines if line]
+    perm = np.random.default_rng(3).permutation(len(sentences))
+    held = sorted(perm[: round(0.25 * len(sentences))])
+    assert [data.valid.text(i) for i in range(len(data.valid))] == [sentences[i] for i in held]
+    assert len(data.train) + len(data.valid) == len(sentences)
+    assert int(data.train.words.max()) <= 10
+    if 1 in held:  # the long line, when held out, is scored whole
+        assert int(data.valid.words.max()) == 300
+
+
+def test_sorted_evaluation_batches_give_a_long_sentence_a_batch_of_its_own():
+    vocab = Vocabulary.build([["a", "b"]])
+    sentences = [[4, 5]] * 40 + [[4] * 1000] + [[5] * 3] * 10
+    corpus = SentenceCorpus([torch.tensor(s) for s in sentences], vocab)
+    batches = list(corpus.eval_batches(32, by_length=True))
+    sizes = [len(n) for _, n in batches]
+    assert sum(sizes) == len(sentences) and sizes[-1] == 1 and int(batches[-1][1][0]) == 1001
+    assert all(tokens.numel() <= 32 * EVAL_POSITIONS for (tokens, _), _ in batches)
+    assert sizes[0] == 32  # short sentences still come 32 at a time

@@ -74,6 +74,7 @@ def test_training_writes_metrics_and_improves(tmp_path, tiny_corpus):
     assert result.status == "completed" and [r["epoch"] for r in records] == [1, 2, 3, 4]
     assert records[-1]["valid_elbo"] > records[0]["valid_elbo"]
     assert {"train_loss", "train_kl", "beta", "valid_kl", "valid_active_units"} <= set(records[0])
+    assert all(r["tokens_per_second"] > 0 for r in records)  # the rate of every epoch
     assert (tmp_path / BEST).exists()
 
 
@@ -84,7 +85,8 @@ def test_resume_at_epoch_boundary_matches_an_uninterrupted_run(tmp_path, tiny_co
     result, model, guide = run(tiny_corpus, 3, tmp_path / "split", resume=True, ema_decay=ema)
     assert result.state.epoch == 3
     assert same_weights(model, full_model) and same_weights(guide, full_guide)
-    untimed = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    timed = ("seconds", "tokens_per_second")
+    untimed = lambda rs: [{k: v for k, v in r.items() if k not in timed} for r in rs]  # noqa: E731
     assert untimed(read_metrics(tmp_path / "split")) == untimed(read_metrics(tmp_path / "full"))
 
 
