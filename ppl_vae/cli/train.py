@@ -8,6 +8,7 @@ import signal
 from ppl_vae.cli.options import UsageError, add_common, config_from_args, join_job
 from ppl_vae.runs import load_data, run_training
 from ppl_vae.runs.mixture import MIXTURE, train_mixture
+from ppl_vae.runs.presets import eval_samples
 from ppl_vae.runs.registry import GUIDE_CLASSES, MODELS
 from ppl_vae.runs.report import evaluate_run
 from ppl_vae.runs.run import load_document_source
@@ -49,8 +50,10 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
     tr.add_argument(
         "--eval-samples",
         type=int,
-        default=100,
-        help="importance samples for the final test evaluation; 0 skips it (default 100)",
+        default=None,
+        help="importance samples for the final test evaluation; 0 skips it (default 100 for "
+        "document models, 10 for sentence models: run 'ppl-vae evaluate RUN --samples 100' "
+        "for more)",
     )
     tr.add_argument(
         "--topics", type=int, default=10, help="show the top words of this many latent "
@@ -119,10 +122,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    if args.eval_samples > 0:
+    samples = args.eval_samples
+    if samples is None:
+        samples = eval_samples(args.model) if args.model != MIXTURE else 1
+    if samples > 0:
         progress = not args.no_progress
-        print(evaluate_run(args.out, None, "test", args.eval_samples, args.device, args.topics,
-                           progress, seed=args.seed or 0).text)  # fmt: skip
+        done = evaluate_run(args.out, None, "test", samples, args.device, args.topics,
+                            progress, seed=args.seed or 0)  # fmt: skip
+        print(done.text)
+        if args.eval_samples is None and samples < 100 and not done.figures.get("exact"):
+            print(
+                f"(importance-sampled with {samples} samples, to finish in minutes; "
+                f"'ppl-vae evaluate {args.out} --samples 100' tightens the estimate)"
+            )
     return 0
 
 

@@ -50,6 +50,17 @@ BY_MODEL: dict[str, dict[str, Any]] = {
 }
 #: epochs: the embedded synthetic corpus is small and quick
 EPOCHS = {"synthetic": 40, "corpus": 150}
+#: importance samples of the test evaluation at the end of ``ppl-vae train``, by the kind of
+#: data: a document model's closed-form estimate takes about a minute at 1,000 samples on
+#: 20 Newsgroups; a sentence VAE re-runs its decoder per sample (about 10 minutes at 100 on
+#: PTB's test set, hours on a corpus of long documents), so ``train`` ends with 10 and
+#: ``ppl-vae evaluate RUN --samples 100`` gives the README's figures
+EVAL_SAMPLES = {"documents": 100, "sentences": 10}
+
+
+def eval_samples(model: str) -> int:
+    """Importance samples for the test evaluation that ends ``ppl-vae train MODEL``."""
+    return EVAL_SAMPLES[model_class(model).data]
 
 
 def preset(

@@ -373,3 +373,11 @@ def test_max_vocab_caps_a_text_document_corpus_and_is_refused_for_feat(tmp_path,
     assert main([*argv, "--max-vocab", "10"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--max-vocab 10 applies to text corpora" in err
+
+
+def test_a_sentence_run_ends_with_a_short_evaluation_and_says_how_to_get_more(tmp_path, capsys):
+    flags = [f for f in TINY_SENTENCES if f not in ("--eval-samples", "0")]
+    out = tmp_path / "sentences"
+    assert main(["train", "sentence-vae", "--out", str(out), *flags]) == 0
+    printed = capsys.readouterr().out
+    assert "IW (10 samples)" in printed and f"ppl-vae evaluate {out} --samples 100" in printed
