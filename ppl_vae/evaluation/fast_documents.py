@@ -95,10 +95,23 @@ def estimate_documents(
         raise ValueError(f"refine_steps must be >= 0, got {refine_steps}")
     R, b = model.decoder.weight, model.decoder.bias  # (V, K), (V,)
 
+    def estimates(args: tuple) -> dict:
+        return _batch_estimates(R, b, guide, args[0], num_samples, chunk, refine_steps)
+
+    return gather(estimates, batches, num_samples, seed, progress, refine_steps)
+
+
+def gather(
+    estimates, batches, num_samples: int, seed, progress: bool, refine_steps: int = 0
+) -> ItemEstimates:
+    """``estimates(args)`` (a dict of per-item tensors) for every ``(args, tokens)`` batch,
+    without gradients, each batch's draws seeded by its index and shared out over ranks
+    (:func:`~ppl_vae.ops.world.map_batches`), concatenated with the tokens."""
+
     def one(batch) -> dict:
         args, tokens = batch
         with torch.no_grad():
-            piece = _batch_estimates(R, b, guide, args[0], num_samples, chunk, refine_steps)
+            piece = estimates(args)
         piece["tokens"] = torch.as_tensor(tokens, dtype=torch.float64).cpu()
         return {k: v.cpu().numpy() for k, v in piece.items()}
 
@@ -150,7 +163,12 @@ def _log_lik(R, b, xr, xb, n, z: torch.Tensor) -> torch.Tensor:
 def _log_weights(R, b, xr, xb, n, loc, scale, eps) -> tuple[torch.Tensor, torch.Tensor]:
     """Float64 ``log p(x, z) - log q(z)`` and ``log p(x | z)`` at ``z = loc + scale * eps``."""
     z = loc + scale * eps
-    ll = _log_lik(R, b, xr, xb, n, z)
+    return log_weights(_log_lik(R, b, xr, xb, n, z), z, loc, scale)
+
+
+def log_weights(ll: torch.Tensor, z: torch.Tensor, loc, scale) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 ``log p(x | z) + log N(z; 0, I) - log q(z)`` and ``log p(x | z)``, from the
+    log-likelihood ``ll`` of the draws ``z`` of ``q = N(loc, diag scale^2)``."""
     log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
     log_q = _gaussian_log_density(z, loc, scale)
     return ll.double() + log_prior.double() - log_q.double(), ll.double()

@@ -26,12 +26,10 @@ from __future__ import annotations
 import math
 
 import torch
-from tqdm.auto import tqdm
 
+from ppl_vae.evaluation.fast_documents import gather, log_weights
 from ppl_vae.ops.metrics import ItemEstimates
-from ppl_vae.ops.world import map_batches
 
-LOG_2PI = math.log(2 * math.pi)
 #: the most logits (particles x items x positions x V) a chunk of particles may hold: 64 MB
 CHUNK_ELEMENTS = 16_000_000
 
@@ -62,19 +60,10 @@ def estimate_particles(
     ``seed`` and sharding over ranks as in :func:`~ppl_vae.evaluation.estimates.estimate_items`.
     """
 
-    def one(batch) -> dict:
-        args, tokens = batch
-        with torch.no_grad():
-            piece = _batch_estimates(model, guide, args, num_samples, chunk, vocab_size)
-        piece["tokens"] = torch.as_tensor(tokens, dtype=torch.float64).cpu()
-        return {k: v.cpu().numpy() for k, v in piece.items()}
+    def estimates(args: tuple) -> dict:
+        return _batch_estimates(model, guide, args, num_samples, chunk, vocab_size)
 
-    bar = lambda share: tqdm(share, desc="evaluate", disable=not progress, leave=False)  # noqa: E731
-    return ItemEstimates.concatenate(map_batches(one, batches, seed, bar), num_samples)
-
-
-def _gaussian_log_density(z: torch.Tensor, loc, scale) -> torch.Tensor:
-    return (-0.5 * ((z - loc) / scale).pow(2) - scale.log() - 0.5 * LOG_2PI).sum(-1)
+    return gather(estimates, batches, num_samples, seed, progress)
 
 
 def _chunk_size(args: tuple, vocab_size: int | None) -> int:
@@ -95,11 +84,9 @@ def _batch_estimates(model, guide, args, num_samples: int, chunk, vocab_size) ->
         z = loc + scale * eps
         repeated = tuple(_repeat(a, count) for a in args)
         ll = model.likelihood(z.reshape(count * batch, -1), *repeated).log_prob(repeated[0])
-        ll = ll.reshape(count, batch)
-        log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
-        log_q = _gaussian_log_density(z, loc, scale)
-        lls.append(ll.double())
-        weights.append(ll.double() + log_prior.double() - log_q.double())
+        w, ll = log_weights(ll.reshape(count, batch), z, loc, scale)
+        lls.append(ll)
+        weights.append(w)
     w, ll = torch.cat(weights), torch.cat(lls)  # (S, B) float64
     return {
         "elbo": w.mean(0),
