@@ -48,12 +48,10 @@ class BernoulliGuide(Guide):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.latent_dim = latent_dim
         self.input_transform = input_transform
         self.body = CountMLP([vocab_size, *hidden_sizes], input_transform, dropout)
-        self.logits = nn.Linear(hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim)
+        self.logits = nn.Linear(self.body.width, latent_dim)
         self.baseline = PerWordBaseline.make(vocab_size, baseline_hidden, input_transform)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -70,8 +70,6 @@ class CountEncoderGuide(Guide):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.input_transform = input_transform
         self.vocab_size = vocab_size
         self.latent_dim = latent_dim
@@ -79,7 +77,7 @@ class CountEncoderGuide(Guide):
         self.dropout = dropout
         self.body = CountMLP([vocab_size, *self.hidden_sizes], input_transform, dropout)
         #: the width of ``body``'s output (the encoder state)
-        self.width = self.hidden_sizes[-1] if self.hidden_sizes else vocab_size
+        self.width = self.body.width
         self.loc = nn.Linear(self.width, latent_dim)
         self.log_scale = nn.Linear(self.width, latent_dim)
         nn.init.zeros_(self.log_scale.weight)

@@ -47,9 +47,7 @@ class DirichletGuide(Guide):
         super().__init__()
         self.input_transform = input_transform
         self.body = CountMLP([vocab_size, *hidden_sizes], input_transform, dropout)
-        self.log_concentration = nn.Linear(
-            hidden_sizes[-1] if hidden_sizes else vocab_size, latent_dim
-        )
+        self.log_concentration = nn.Linear(self.body.width, latent_dim)
         nn.init.zeros_(self.log_concentration.weight)  # q starts as Dirichlet(1, ..., 1)
         nn.init.zeros_(self.log_concentration.bias)
 

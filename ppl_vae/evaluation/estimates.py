@@ -223,9 +223,9 @@ def evaluate(
         )  # fmt: skip
         return summarize(est)
     if not exact and particles.applies(model, guide):  # the encoder once, particles batched
-        vocab = getattr(getattr(data, "vocab", None), "__len__", lambda: None)()
+        vocab_size = getattr(data, "vocab_size", None)
         est = particles.estimate_particles(model, guide, batches, num_samples, seed=seed,
-                                           progress=progress, vocab_size=vocab)  # fmt: skip
+                                           progress=progress, vocab_size=vocab_size)  # fmt: skip
         return summarize(est)
     est = estimate_items(model, guide, batches, num_samples, progress=progress, seed=seed)
     est.exact = exact

@@ -70,8 +70,12 @@ class CountMLP(nn.Sequential):
     ) -> None:
         if transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         super().__init__(*mlp(sizes, dropout=dropout), *([head] if head is not None else []))
         self.transform = transform
+        #: the width of the MLP's output before ``head`` (``V`` when it has no layer)
+        self.width = sizes[-1]
         #: feed the first layer a CSR tensor (see the module's docstring)
         self.sparse = False
 
@@ -128,10 +132,11 @@ def choose_sparse_input(x: torch.Tensor, *modules: nn.Module, rounds: int = 7) -
     A timing depends on the machine and its load, so two runs may choose differently; the
     choice is logged and saved in the run's config, and ``--sparse-input on|off`` fixes it
     where runs must match bit for bit."""
-    firsts = [m[0] for m in count_mlps(*modules) if len(m) and isinstance(m[0], nn.Linear)]
+    mlps = count_mlps(*modules)
+    firsts = [m[0] for m in mlps if len(m) and isinstance(m[0], nn.Linear)]
     if not firsts:
         return None
-    transform = count_mlps(*modules)[0].transform
+    transform = mlps[0].transform
 
     def dense() -> None:
         for layer in firsts:

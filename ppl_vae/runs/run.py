@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 RESUME_OVERRIDES = ("epochs", "lr", "lr_drop", "patience")
 
 
-#: the vocabulary cap of a sentence corpus read from text (Mikolov's PTB has 10,000 words)
-SENTENCE_MAX_VOCAB = 10000
-
-
 def load_data(
     config: TrainConfig,
     source: str | dict | None = None,
@@ -69,8 +65,8 @@ def load_data(
         if source is None:
             return load_sentence_data(config.data, eval_max_length=eval_max_length)
         max_length = DEFAULT_MAX_LENGTH if max_length is None else (max_length or None)
-        max_vocab = SENTENCE_MAX_VOCAB if max_vocab is None else max_vocab
-        return load_sentence_data(source, max_vocab, max_length=max_length,
+        vocab = {} if max_vocab is None else {"max_vocab": max_vocab}
+        return load_sentence_data(source, **vocab, max_length=max_length,
                                   valid_fraction=valid_fraction, seed=config.seed,
                                   unk_tokens=unk_tokens,
                                   eval_max_length=eval_max_length)  # fmt: skip
@@ -102,12 +98,10 @@ def load_run_data(
     settings (vocabulary size, minimum count, maximum length, held-out share and seed), so
     that the same text gives the same vocabulary. ``eval_max_length`` cuts the validation and
     test sentences (see :func:`load_data`)."""
-    cut = {"eval_max_length": eval_max_length} if eval_max_length else {}
     if data_dir is None or "path" not in config.data:
-        if data_dir is not None:
-            return load_data(config, data_dir, **cut)
-        return load_data(config, **cut)
-    return load_data(replace(config, data={**config.data, "path": str(data_dir)}), **cut)
+        return load_data(config, data_dir, eval_max_length=eval_max_length)
+    config = replace(config, data={**config.data, "path": str(data_dir)})
+    return load_data(config, eval_max_length=eval_max_length)
 
 
 def run_training(
