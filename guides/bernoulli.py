@@ -95,7 +95,7 @@ class PerWordBaseline(nn.Module):
         super().__init__()
         self.input_transform = input_transform
         self.offset = nn.Parameter(torch.tensor(-math.log(vocab_size)))
-        self.net = CountMLP([vocab_size, hidden], input_transform, head=nn.Linear(hidden, 1))
+        self.net = CountMLP([vocab_size, hidden], input_transform, head=1)
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 

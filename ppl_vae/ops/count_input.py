@@ -49,8 +49,9 @@ def mlp(
 
 class CountMLP(nn.Sequential):
     """``layers`` applied to ``INPUT_TRANSFORMS[transform](x)`` for a ``(batch, V)`` count
-    matrix ``x``: an MLP of the given ``sizes`` (and a ``head`` after it, if given). Its
-    parameters are named as those of ``nn.Sequential(*mlp(sizes), head)``.
+    matrix ``x``: an MLP of the given ``sizes`` (and a linear ``head`` after it, if given). Its
+    parameters are named, and initialized in the same order, as those of
+    ``nn.Sequential(*mlp(sizes), nn.Linear(sizes[-1], head))``.
 
     With :attr:`sparse` set, the first layer reads a CSR copy of the transformed counts
     (:func:`sparse_linear`); the other layers are unchanged.
@@ -58,7 +59,8 @@ class CountMLP(nn.Sequential):
     :param sizes: ``[V, h_1, ..., h_L]``; ``[V]`` alone is no layer at all (the identity).
     :param transform: a key of :data:`INPUT_TRANSFORMS`.
     :param dropout: dropout after each hidden layer, in training mode.
-    :param head: a module applied last (e.g. ``nn.Linear(h_L, 1)``).
+    :param head: the output width of a linear layer applied last (e.g. 1), built after the
+        MLP's layers.
     """
 
     def __init__(
@@ -66,13 +68,16 @@ class CountMLP(nn.Sequential):
         sizes: list[int],
         transform: str = "log1p",
         dropout: float = 0.0,
-        head: nn.Module | None = None,
+        head: int | None = None,
     ) -> None:
         if transform not in INPUT_TRANSFORMS:
             raise ValueError(f"input_transform must be one of {sorted(INPUT_TRANSFORMS)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        super().__init__(*mlp(sizes, dropout=dropout), *([head] if head is not None else []))
+        layers = list(mlp(sizes, dropout=dropout))
+        if head is not None:
+            layers.append(nn.Linear(sizes[-1], head))
+        super().__init__(*layers)
         self.transform = transform
         #: the width of the MLP's output before ``head`` (``V`` when it has no layer)
         self.width = sizes[-1]
