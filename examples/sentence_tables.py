@@ -32,8 +32,10 @@ NOT_WORDS = {"<unk>", "N"}
 def load_data(args):
     """The trained run and the test sentences the selection rule picks."""
     run = load_run(args.run_dir)
-    if run.config.model != "sentence-vae":
-        raise SystemExit(f"{args.run_dir} is a {run.config.model} run; this needs a sentence-vae")
+    if run.config.model not in ("sentence-vae", "sentence-ae"):
+        raise SystemExit(
+            f"{args.run_dir} is a {run.config.model} run; this needs a sentence-vae or sentence-ae"
+        )
     source = run.config.data
     if args.data:  # the run's vocabulary settings on another copy of the corpus
         source = {**source, "kind": "sentences", "path": args.data}

@@ -40,3 +40,15 @@ class Guide(nn.Module):
     #: ``q(z | x)`` is the diagonal Gaussian ``encode(x)`` returns, drawn as
     #: ``loc + scale * eps``, so evaluation may draw it without tracing the guide
     closed_form_gaussian: ClassVar[bool] = False
+    #: ``q(z | x)`` is a point mass (an autoencoder's code): there is no KL, no mutual
+    #: information and nothing to importance-sample, and the model's prior is flat, so the
+    #: "ELBO" is the reconstruction log-likelihood rather than a bound on ``log p(x)``
+    deterministic: ClassVar[bool] = False
+    #: ``q(z | x)`` is the model's own exact conditional ``P(z | x)`` (an RBM's), which
+    #: contrastive divergence needs
+    exact_conditional: ClassVar[bool] = False
+    #: it has a network of its own, configured by ``guide_kwargs`` (the data kind's preset
+    #: sizes apply to it)
+    has_network: ClassVar[bool] = True
+    #: the only objectives that can train it, or None for any its other facts allow
+    objectives: ClassVar[tuple[str, ...] | None] = None

@@ -6,7 +6,9 @@ from ppl_vae.models.lda import LDA
 from ppl_vae.models.mixture import MixtureOfMultinomials
 from ppl_vae.models.nvdm import NVDM
 from ppl_vae.models.rnnlm import RNNLM
+from ppl_vae.models.rsm import ReplicatedSoftmax
 from ppl_vae.models.sbn import SigmoidBeliefNetwork
+from ppl_vae.models.sentence_autoencoder import SentenceAutoencoder
 from ppl_vae.models.sentence_vae import SentenceVAE
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "MixtureOfMultinomials",
     "NVDM",
     "RNNLM",
+    "ReplicatedSoftmax",
+    "SentenceAutoencoder",
     "SentenceVAE",
     "SigmoidBeliefNetwork",
 ]

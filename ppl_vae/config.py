@@ -24,6 +24,7 @@ class TrainConfig:
 
     objective: str = "meanfield"  # "trace" (Trace_ELBO) or "meanfield" (TraceMeanField_ELBO)
     num_particles: int = 1
+    cd_steps: int = 1  # Gibbs steps of contrastive divergence (objective "cd"): CD-k
     free_bits: float = 0.5  # nats per latent dimension, for objective "free-bits"
     anneal: str = "constant"  # constant | linear | sigmoid | cyclical
     beta: float = 1.0  # constant beta, or the final beta of a warm-up
@@ -35,7 +36,9 @@ class TrainConfig:
     lr: float = 5e-4
     lr_decay: float = 1.0  # lr multiplied by this after every epoch
     lr_drop: float = 1.0  # and by this after every epoch whose validation ELBO did not improve
-    weight_decay: float = 0.0  # decoupled (AdamW) when > 0
+    weight_decay: float = 0.0  # decoupled (AdamW) when > 0; L2 for "sgd"
+    optimizer: str = "adam"  # "adam" (AdamW with weight decay) or "sgd" (with momentum)
+    momentum: float = 0.9  # for "sgd"
     ema_decay: float = 0.0  # evaluate an exponential moving average of the weights; 0 = off
     clip_norm: float | None = None
     patience: int = 0  # early stopping: epochs without validation improvement; 0 = off

@@ -48,6 +48,20 @@ def add_parsers(sub) -> None:
         help="cut the split's sentences to WORDS words (sentence runs; default: score every "
         "sentence whole). The output and its JSON say so",
     )
+    ev.add_argument(
+        "--partition",
+        default="auto",
+        choices=["auto", "exact", "ais"],
+        help="Replicated Softmax runs: log Z_N by enumeration (exact), by annealed importance "
+        "sampling (ais), or exact for at most 16 hidden units and AIS above (auto, the default)",
+    )
+    ev.add_argument("--ais-runs", type=int, default=None, help="AIS runs (default 100)")
+    ev.add_argument(
+        "--ais-steps",
+        type=int,
+        default=None,
+        help="AIS temperatures for the first word; the word after N gets STEPS/N (default 1000)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--seed", type=int, default=0, help="seed for the guide's samples (default 0)")
     add_common(ev)
@@ -100,6 +114,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         refine_steps=args.refine,
         eval_max_length=args.max_length,
+        partition=args.partition,
+        ais_runs=args.ais_runs,
+        ais_steps=args.ais_steps,
     )
     print(json.dumps(report.figures) if args.json else report.text)
     return 0

@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from ppl_vae.cli.options import add_common
-from ppl_vae.evaluation.generation import (
-    decode,
-    encode_sentences,
-    interpolate,
-    reconstruct,
-    to_text,
-)
+from ppl_vae.evaluation.generation import encode_sentences, interpolate, reconstruct
 from ppl_vae.ops.rng import own_rng
+from ppl_vae.runs.generate import sample_sentences
 from ppl_vae.runs.run import load_sentence_run
 
 COMMANDS = {  # name: (help, description)
-    "sample": ("sentences from the prior of a sentence VAE", "Decode z ~ N(0, I) into sentences."),
+    "sample": (
+        "sentences from the prior of a sentence VAE or autoencoder",
+        "Decode z ~ N(0, I), or with --codes z from a Gaussian fitted to the training sentences' "
+        "codes, into sentences.",
+    ),
     "reconstruct": (
         "decode sentences through the posterior",
         "For each sentence, decode the posterior mean (MEAN) and samples of q(z|x) (SAMP), as in "
@@ -36,7 +33,7 @@ def add_parsers(sub) -> None:
     p = {}
     for name, (text, description) in COMMANDS.items():
         p[name] = sub.add_parser(name, help=text, description=description)
-        p[name].add_argument("run_dir", help="a sentence-vae run directory")
+        p[name].add_argument("run_dir", help="a sentence-vae or sentence-ae run directory")
         if name != "interpolate":
             p[name].add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         p[name].add_argument("--max-words", "--max-length", dest="max_length", type=int,
@@ -47,6 +44,10 @@ def add_parsers(sub) -> None:
     how.add_argument("--greedy", action="store_true", help="most probable word (the default)")
     how.add_argument("--temperature", type=float, help="sample each word with logits / T")
     how.add_argument("--beam", type=int, default=None, help="beam search with this width")
+    p["sample"].add_argument("--codes", action="store_true", help="draw z from a Gaussian fitted "
+                             "to the posterior means of the training sentences (an autoencoder's "
+                             "codes do not follow N(0, I))")  # fmt: skip
+    p["sample"].add_argument("--data", help="the corpus directory, if it has moved since training")
     p["reconstruct"].add_argument("sentences", nargs="+", help="whitespace-tokenized sentences")
     p["reconstruct"].add_argument("--samples", type=int, default=3, help="SAMP rows per "
                                   "sentence (default 3)")  # fmt: skip
@@ -61,12 +62,11 @@ def add_parsers(sub) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    run, vocab = load_sentence_run(args.run_dir)
     method = "beam" if args.beam else "sample" if args.temperature else "greedy"
-    with own_rng(args.seed):
-        z = torch.randn(args.n, run.config.latent_dim)
-        ids = decode(run.model, z, args.max_length, method, args.temperature or 1.0, args.beam or 1)
-    print("\n".join(to_text(vocab, ids)))
+    sentences = sample_sentences(args.run_dir, args.n, args.max_length, method,
+                                 args.temperature or 1.0, args.beam or 1, args.seed, args.codes,
+                                 args.data)  # fmt: skip
+    print("\n".join(sentences))
     return 0
 
 

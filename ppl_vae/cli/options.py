@@ -15,6 +15,7 @@ import torch
 from ppl_vae.infer.objectives import OBJECTIVES
 from ppl_vae.ops.annealing import SCHEDULES
 from ppl_vae.runs.presets import BY_DATA, BY_MODEL, COMMON, EPOCHS, preset
+from ppl_vae.runs.registry import model_class
 from ppl_vae.training.distributed import init_from_env
 
 
@@ -122,6 +123,16 @@ SENTENCE_FLAGS: list[tuple[str, str | None, dict]] = [
                             "words, counted and logged (default 200; 0 = never); validation "
                             "and test sentences are scored whole"}),
 ]  # fmt: skip
+RSM_FLAGS: list[tuple[str, str | None, dict]] = [
+    ("--cd-steps", "cd_steps", {"type": int, "help": "Gibbs steps k of contrastive divergence "
+                                "(default 1: CD-1)"}),
+    ("--persistent", None, {"action": "store_true", "help": "persistent CD: keep one negative "
+                            "chain per document of a batch between steps (Tieleman, 2008)"}),
+    ("--optimizer", "optimizer", {"choices": ["adam", "sgd"], "help": "adam, or sgd with "
+                                  "--momentum and L2 --weight-decay (default adam)"}),
+    ("--momentum", "momentum", {"type": float, "help": "momentum of --optimizer sgd (default "
+                                "0.9)"}),
+]  # fmt: skip
 #: the flags that set constructor keywords, and whose: the model's, the guide's or both
 _NETWORK = {
     "hidden_sizes": "guide",
@@ -175,8 +186,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def training_options() -> argparse.ArgumentParser:
     """The flags shared by ``train`` and ``compare``: data, sizes, objective and budget."""
     opts = argparse.ArgumentParser(add_help=False)
-    group = opts.add_argument_group("sentence models (sentence-vae, rnnlm)")
-    for flags, where in ((TRAINING_FLAGS, opts), (SENTENCE_FLAGS, group)):
+    group = opts.add_argument_group("sentence models (sentence-vae, sentence-ae, rnnlm)")
+    rsm = opts.add_argument_group("Replicated Softmax (rsm; --hidden N sets its hidden units)")
+    for flags, where in ((TRAINING_FLAGS, opts), (SENTENCE_FLAGS, group), (RSM_FLAGS, rsm)):
         for flag, field, kwargs in flags:
             dest = {"dest": field} if field else {}  # the flag's value lands on its field
             where.add_argument(flag, **{"default": None, **dest, **kwargs})
@@ -187,7 +199,14 @@ def config_from_args(args: argparse.Namespace, model: str, guide: str | None):
     """The :class:`~ppl_vae.config.TrainConfig` that the flags describe: the model's preset
     with each given flag in place of its default."""
     fields, network = {}, {"model": {}, "guide": {}}
-    for _, field, _ in TRAINING_FLAGS + SENTENCE_FLAGS:
+    if getattr(model_class(model), "hidden_units_flag", False) and args.hidden_sizes:
+        units = args.hidden_sizes  # e.g. the RSM: --hidden is its hidden units, one number
+        if len(units) != 1:
+            raise UsageError(f"--hidden for {model} is one number of hidden units, not {units}")
+        if args.latent_dim is not None and args.latent_dim != units[0]:
+            raise UsageError(f"--hidden {units[0]} and --latent-dim {args.latent_dim} disagree")
+        args.latent_dim, args.hidden_sizes = units[0], None
+    for _, field, _ in TRAINING_FLAGS + SENTENCE_FLAGS + RSM_FLAGS:
         value = getattr(args, field, None) if field else None
         if value is None or field == "objective":
             continue
@@ -200,6 +219,9 @@ def config_from_args(args: argparse.Namespace, model: str, guide: str | None):
             network[side][key] = convert(value)
     fields["device"] = args.device
     synthetic = args.data is None or args.data == "synthetic"
+    if getattr(args, "persistent", False):  # one chain per document of a batch
+        batch = fields.get("batch_size") or BY_DATA[model_class(model).data]["batch_size"]
+        network["model"]["persistent_chains"] = batch
     try:
         return preset(
             model,

@@ -25,8 +25,9 @@ def add_parser(sub, options: argparse.ArgumentParser) -> None:
         "model",
         choices=sorted([*MODELS, MIXTURE]),
         help="the generative model: nvdm (Gaussian latent), sbn (binary latent units), "
-        "mixture (mixture of multinomials), sentence-vae (Bowman et al.'s LSTM VAE), or rnnlm "
-        "(its decoder without a latent variable)",
+        "mixture (mixture of multinomials), lda, docnade, rsm (Replicated Softmax RBM, trained "
+        "by contrastive divergence), sentence-vae (Bowman et al.'s LSTM VAE), sentence-ae (its "
+        "deterministic autoencoder), or rnnlm (its decoder without a latent variable)",
     )
     tr.add_argument("--out", required=True, help="run directory for checkpoints and logs")
     tr.add_argument(
@@ -130,7 +131,8 @@ def report(args: argparse.Namespace) -> int:
         done = evaluate_run(args.out, None, "test", samples, args.device, args.topics,
                             progress, seed=args.seed or 0)  # fmt: skip
         print(done.text)
-        if args.eval_samples is None and samples < 100 and not done.figures.get("exact"):
+        estimated = not (done.figures.get("exact") or done.figures.get("reconstruction"))
+        if args.eval_samples is None and samples < 100 and estimated:
             print(
                 f"(importance-sampled with {samples} samples, to finish in minutes; "
                 f"'ppl-vae evaluate {args.out} --samples 100' tightens the estimate)"

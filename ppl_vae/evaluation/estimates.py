@@ -24,7 +24,8 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
-from ppl_vae.evaluation import fast_documents, particles
+from ppl_vae.evaluation import fast_documents, particles, partition
+from ppl_vae.infer.ais import RUNS, STEPS
 from ppl_vae.ops.metrics import (
     ItemEstimates,
     active_units,
@@ -107,6 +108,11 @@ class Evaluation:
     num_samples: int
     latent_means: np.ndarray | None = field(default=None, repr=False)  # (D, K), E_q[z | x_d]
     exact: bool = False  # log p(x) computed by the model itself (no guide): bound = estimate
+    #: a deterministic guide (an autoencoder): "elbo" is ``log p(x | z = mu(x))``, no bound
+    reconstruction: bool = False
+    #: for a model with an intractable partition function: how ``log Z`` was computed
+    #: (``{"estimator": "ais", "ais_runs": ..., ...}`` or ``{"estimator": "exact"}``)
+    partition: dict | None = None
     #: Adam steps of per-item refinement of ``q`` before estimating (0: the encoder's ``q``)
     refine_steps: int = 0
     #: with refinement: the encoder's own ELBO perplexities, from the same draws
@@ -117,9 +123,13 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         """The figures as plain data; an exact evaluation also names them ``*_exact``."""
-        out = {k: v for k, v in self.__dict__.items() if k != "latent_means"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("latent_means", "partition")}
         if self.exact:
             out.update(ppl_doc_exact=self.ppl_doc_iw, ppl_corpus_exact=self.ppl_corpus_iw)
+        if self.partition is not None:
+            out.update(self.partition)
+            if self.partition["estimator"] == "ais":
+                out.update(ppl_doc_ais=self.ppl_doc_iw, ppl_corpus_ais=self.ppl_corpus_iw)
         if not self.refine_steps:
             for key in ("ppl_doc_elbo_encoder", "ppl_corpus_elbo_encoder", "amortization_gap"):
                 del out[key]
@@ -163,6 +173,9 @@ def evaluate(
     progress: bool = False,
     seed: int | None = None,
     refine_steps: int = 0,
+    partition_method: str = "auto",
+    ais_runs: int = RUNS,
+    ais_steps: int = STEPS,
 ) -> Evaluation:
     """Evaluate ``model`` on a corpus (a :class:`~ppl_vae.data.corpus.Corpus`): the one entry
     point for every model of the library.
@@ -173,6 +186,10 @@ def evaluate(
       padded corpora then waste less.
     * With a guide that samples no latent variable (the RNNLM's), ``log p(x)`` is exact: it is
       computed once, whatever ``num_samples`` says, and :attr:`Evaluation.exact` says so.
+    * With a deterministic guide (an autoencoder's, :attr:`~ppl_vae.guides.base.Guide.
+      deterministic`), the "ELBO" is the reconstruction log-likelihood ``log p(x | z = mu(x))``
+      under a flat prior, computed once: not a bound on any ``log p(x)``, and
+      :attr:`Evaluation.reconstruction` says so.
     * With ``guide=None``: a model that computes ``log p(x)`` itself (exactly, like the fitted
       mixture of multinomials, or by its own estimator) through a method
       ``evaluate_items(corpus) -> ItemEstimates``; its "ELBO" and "importance-sampled" figures
@@ -190,6 +207,14 @@ def evaluate(
         refined ``q``, still bounds and estimates of the same ``log p(x)``, and the encoder's
         ELBO and the amortization gap are reported beside them.
 
+    * A model with an intractable partition function (the Replicated Softmax, whose guide is
+      its own exact conditional) is scored by ``log P(x) = -F(x) - log Z_N``
+      (:mod:`~ppl_vae.evaluation.partition`): ``log Z_N`` exact by enumeration
+      (``partition_method="exact"``, or ``"auto"`` for few hidden units) or by annealed
+      importance sampling with ``ais_runs`` runs and ``ais_steps`` temperatures for the first
+      word (:mod:`ppl_vae.infer.ais`). :attr:`Evaluation.partition` says which, with the
+      spread of ``log Z`` over the runs.
+
     Under ``torch.distributed`` (every rank calling it) the batches are shared out over the
     ranks and every rank returns the figures of the whole corpus, equal to one process's.
     """
@@ -199,6 +224,16 @@ def evaluate(
             f"Gaussian guide (NVDM with the diagonal guides); not {type(model).__name__} with "
             f"{type(guide).__name__}"
         )
+    if partition.applies(model):  # log P(x) = -F(x) - log Z_N, Z_N exact or by AIS
+        if seed is None:
+            seed = broadcast(int(torch.randint(2**62, ())))
+        est, info = partition.estimate_unnormalized(
+            model, data, batch_size or getattr(data, "eval_batch_size", 500), device, seed,
+            partition_method, ais_runs, ais_steps, progress,
+        )  # fmt: skip
+        summary = summarize(est)
+        summary.partition = info
+        return summary
     if guide is None:
         if not hasattr(model, "evaluate_items"):
             raise TypeError(
@@ -208,8 +243,9 @@ def evaluate(
     if batch_size is None:
         batch_size = getattr(data, "eval_batch_size", 500)
     exact = getattr(guide, "has_latent", True) is False  # e.g. the RNNLM: log p(x) itself
-    if exact:
-        num_samples = 1  # every sample would give the same exact value
+    reconstruction = bool(getattr(guide, "deterministic", False))  # an autoencoder
+    if exact or reconstruction:
+        num_samples = 1  # every sample would give the same value
     for m in (model, guide):
         if isinstance(m, torch.nn.Module):
             m.eval()
@@ -229,4 +265,6 @@ def evaluate(
         return summarize(est)
     est = estimate_items(model, guide, batches, num_samples, progress=progress, seed=seed)
     est.exact = exact
-    return summarize(est)
+    summary = summarize(est)
+    summary.reconstruction = reconstruction
+    return summary

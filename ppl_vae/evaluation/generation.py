@@ -154,3 +154,25 @@ def interpolate(
     loc, _ = guide.encode(tokens, lengths)
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     return to_text(vocab, search_decode(model, (1 - t) * loc[0] + t * loc[1], max_length, beam))
+
+
+@torch.no_grad()
+def fit_codes(guide, batches, max_items: int | None = None) -> torch.distributions.Distribution:
+    """A Gaussian fitted to the posterior means ``mu(x)`` of the sentences of ``batches``
+    (``(args, tokens)`` pairs, as a corpus's ``eval_batches`` gives): their mean and full
+    covariance (plus 1e-6 on the diagonal), as a distribution to draw codes from. For an
+    autoencoder, whose codes need not lie anywhere near ``N(0, I)``, it is the fair
+    "prior" to sample; for a VAE it approximates the aggregate posterior."""
+    codes, seen = [], 0
+    for args, _ in batches:
+        loc, _ = guide.encode(*args[:2])
+        codes.append(loc.double().cpu())
+        seen += len(loc)
+        if max_items is not None and seen >= max_items:
+            break
+    z = torch.cat(codes)[:max_items]
+    if len(z) < 2:
+        raise ValueError("fitting a Gaussian to the codes needs at least 2 sentences")
+    mean = z.mean(0)
+    cov = torch.cov(z.T).reshape(len(mean), len(mean)) + 1e-6 * torch.eye(len(mean))
+    return torch.distributions.MultivariateNormal(mean.float(), cov.float())

@@ -12,8 +12,12 @@ from matplotlib.figure import Figure
 
 
 def plot_training_curves(history: list[dict], path: str | Path) -> Path:
-    """Save ELBO (train loss and validation), KL and beta against epoch as a PNG."""
+    """Save ELBO (train loss and validation), KL and beta against epoch as a PNG; for a run
+    without a KL (an RBM trained by contrastive divergence), its reconstruction error and
+    validation free energy."""
     epochs = [r["epoch"] for r in history]
+    if "train_kl" not in history[0]:
+        return _plot_cd_curves(history, epochs, Path(path))
     fig = Figure(figsize=(13, 3.6))
     axes = fig.subplots(1, 3)
     ax = axes[0]
@@ -33,6 +37,23 @@ def plot_training_curves(history: list[dict], path: str | Path) -> Path:
     ax.set(xlabel="epoch", ylabel="beta", title="KL weight", ylim=(-0.05, 1.05))
     fig.tight_layout()
     path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _plot_cd_curves(history: list[dict], epochs: list[int], path: Path) -> Path:
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2)
+    ax = axes[0]
+    ax.plot(epochs, [r["train_loss"] for r in history], label="train")
+    if "valid_reconstruction" in history[0]:
+        ax.plot(epochs, [r["valid_reconstruction"] for r in history], label="valid")
+    ax.set(xlabel="epoch", ylabel="nats per document", title="reconstruction error")
+    ax.legend()
+    if "valid_free_energy" in history[0]:
+        axes[1].plot(epochs, [r["valid_free_energy"] for r in history])
+    axes[1].set(xlabel="epoch", ylabel="nats per document", title="validation free energy F(x)")
+    fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
 

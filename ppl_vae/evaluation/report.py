@@ -12,6 +12,8 @@ from ppl_vae.ops.metrics import perplexity_corpus, perplexity_per_document
 
 
 def evaluation_table(ev: Evaluation, title: str = "") -> str:
+    if ev.partition is not None:
+        return _partition_table(ev, title)
     q = f", q refined ({ev.refine_steps} steps)" if ev.refine_steps else ""
     rows = [
         (f"perplexity per document, ELBO bound{q}", f"{ev.ppl_doc_elbo:.1f}"),
@@ -30,6 +32,36 @@ def evaluation_table(ev: Evaluation, title: str = "") -> str:
         ("-log p(x) per datapoint, IW (nats)", f"{ev.nll_iw:.2f}"),
         ("KL(q || p) per datapoint (nats)", f"{ev.kl:.2f}"),
         ("active units", f"{ev.active_units}"),
+        ("datapoints / tokens", f"{ev.documents} / {ev.tokens}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [title] if title else []
+    lines += [f"  {name:<{width}}  {value:>10}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _partition_table(ev: Evaluation, title: str) -> str:
+    """A model scored by ``-F(x) - log Z_N`` (the Replicated Softmax)."""
+    p = ev.partition
+    if p["estimator"] == "ais":
+        how = f"AIS log Z ({p['ais_runs']} runs, {p['ais_temperatures']} temperatures)"
+    else:
+        how = "exact log Z (enumerated)"
+    rows = [
+        (f"perplexity per document, {how}", f"{ev.ppl_doc_iw:.1f}"),
+        (f"perplexity over corpus, {how}", f"{ev.ppl_corpus_iw:.1f}"),
+        ("-log p(x) per datapoint (nats)", f"{ev.nll_iw:.2f}"),
+    ]
+    if p["estimator"] == "ais":
+        rows += [
+            ("sd of log w over AIS runs, mean / max", f"{p['log_z_spread_mean']:.3f} / "
+             f"{p['log_z_spread_max']:.3f}"),
+            ("standard error of log Z, mean / max", f"{p['log_z_standard_error_mean']:.4f} / "
+             f"{p['log_z_standard_error_max']:.4f}"),
+        ]  # fmt: skip
+    rows += [
+        ("KL(P(z|x) || P(z)) per datapoint (nats)", f"{ev.kl:.2f}"),
+        ("active hidden units", f"{ev.active_units}"),
         ("datapoints / tokens", f"{ev.documents} / {ev.tokens}"),
     ]
     width = max(len(r[0]) for r in rows)

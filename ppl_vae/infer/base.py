@@ -32,6 +32,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "has_latent",
         "{objective} fits an inference network, and {guide} samples no latent variable",
     ),
+    "exact_conditional": (
+        "exact_conditional",
+        "{objective} needs an RBM's exact conditional P(z | x), and {guide} is not one",
+    ),
 }
 
 
@@ -52,6 +56,14 @@ class Objective:
     elbo_climbing: ClassVar[bool] = False
     #: what it needs of a guide (keys of :data:`REQUIREMENTS`)
     requires: ClassVar[tuple[str, ...]] = ()
+    #: it scores a model's normalized density, so the trainer may estimate the KL of a batch
+    #: and validate by :func:`~ppl_vae.evaluation.evaluate`; an objective without it (one for
+    #: an unnormalized model) validates by its own ``validation_record(model, guide, data,
+    #: device, seed)``
+    normalized: ClassVar[bool] = True
+    #: the :class:`~ppl_vae.config.TrainConfig` fields its :meth:`from_options` takes besides
+    #: the common ones (e.g. ``cd_steps``)
+    config_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_options(
@@ -63,6 +75,9 @@ class Objective:
     @classmethod
     def refusal(cls, guide: type) -> str | None:
         """Why this objective cannot train guides of class ``guide``, or None if it can."""
+        only = getattr(guide, "objectives", None)
+        if only is not None and cls.name not in only:
+            return f"the {getattr(guide, 'name', guide)} guide trains only with {', '.join(only)}"
         for requirement in cls.requires:
             fact, reason = REQUIREMENTS[requirement]
             if not getattr(guide, fact, True):

@@ -19,6 +19,7 @@ from torch.jit import is_tracing
 
 from ppl_vae.guides import DiagonalGaussianGuide
 from ppl_vae.infer.base import Objective, combine
+from ppl_vae.infer.contrastive_divergence import ContrastiveDivergence
 from ppl_vae.infer.free_bits import FreeBitsELBO
 from ppl_vae.infer.iwae import IWAE
 from ppl_vae.infer.wake_sleep import ReweightedWakeSleep, WakeSleep
@@ -136,6 +137,7 @@ OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
         ReweightedWakeSleep,
         FreeBitsELBO,
         IWAE,
+        ContrastiveDivergence,
     )
 }
 OBJECTIVES = tuple(OBJECTIVE_CLASSES)
@@ -155,6 +157,7 @@ def make_objective(
     num_particles: int = 1,
     free_bits: float = 0.5,
     vectorize_particles: bool = False,
+    **options,
 ) -> ELBO:
     """The objective ``name``, built from the trainer's options.
 
@@ -174,10 +177,18 @@ def make_objective(
       ``vectorize_particles`` draws the K particles in one pass, for models that broadcast
       over a leading particle dimension (NVDM, not SentenceVAE).
 
+    * ``"cd"``: :class:`~ppl_vae.infer.contrastive_divergence.ContrastiveDivergence` with
+      ``cd_steps`` Gibbs steps (Hinton, 2002), for the Replicated Softmax.
+
+    ``options`` are config fields that some objectives take (each class lists its own in
+    :attr:`~ppl_vae.infer.base.Objective.config_options`); the others ignore them.
+
     The ELBOs honour KL annealing through :func:`ppl_vae.ops.annealing.kl_annealing`; the
-    wake-sleep objectives and IWAE, which form no KL term, refuse a KL weight other than 1.
+    wake-sleep objectives, IWAE and CD, which form no KL term, refuse a KL weight other than 1.
     """
-    return objective_class(name).from_options(num_particles, free_bits, vectorize_particles)
+    cls = objective_class(name)
+    own = {key: options[key] for key in cls.config_options if key in options}
+    return cls.from_options(num_particles, free_bits, vectorize_particles, **own)
 
 
 def check_combination(guide: type, objective: str) -> None:

@@ -46,6 +46,7 @@ BY_DATA: dict[str, dict[str, Any]] = {
 #: 1 of 4 with it)
 BY_MODEL: dict[str, dict[str, Any]] = {
     "nvdm": {"weight_decay": 0.05},
+    "rsm": {"ema_decay": 0.0},
     "lda": {"anneal": "linear", "anneal_epochs": 20.0},
 }
 #: epochs: the embedded synthetic corpus is small and quick
@@ -96,7 +97,7 @@ def preset(
             if key in ("model_kwargs", "guide_kwargs"):
                 value = {**fields.get(key, {}), **value}
             fields[key] = value
-    if not guide_cls.has_latent:
+    if not guide_cls.has_latent or not guide_cls.has_network:
         fields["guide_kwargs"] = {}
     annealed = fields.get("anneal", "constant") != "constant" or fields.get("beta", 1.0) != 1.0
     if annealed and not objective_cls.annealable:

@@ -19,6 +19,7 @@ from ppl_vae.evaluation import evaluate, fast_documents, guide_mutual_informatio
 from ppl_vae.evaluation.fast_documents import REFINE_STEPS
 from ppl_vae.evaluation.report import evaluation_table, recovery_report, topics_table
 from ppl_vae.evaluation.topics import dimensions_by_activity
+from ppl_vae.infer.ais import RUNS, STEPS
 from ppl_vae.ops.rng import own_rng
 from ppl_vae.ops.world import broadcast
 from ppl_vae.runs.mixture import is_mixture_run, load_mixture
@@ -50,6 +51,9 @@ def evaluate_run(
     seed: int | None = 0,
     refine_steps: int | None = None,
     eval_max_length: int | None = None,
+    partition: str = "auto",
+    ais_runs: int | None = None,
+    ais_steps: int | None = None,
 ) -> RunReport:
     """Evaluate the run in ``run_dir`` on ``split`` of its corpus (or of ``data_dir``).
 
@@ -61,6 +65,10 @@ def evaluate_run(
     :param refine_steps: Adam steps refining each document's ``q`` before the estimates
         (:func:`~ppl_vae.evaluation.evaluate`); None: :data:`REFINE_STEPS` where the model and
         guide allow it (NVDM with a diagonal guide), else none. 0 reports the encoder's ``q``.
+    :param partition: for a Replicated Softmax run, how ``log Z_N`` is computed: ``"exact"``,
+        ``"ais"`` or ``"auto"`` (:func:`~ppl_vae.evaluation.evaluate`); ``ais_runs`` and
+        ``ais_steps`` (None: :data:`~ppl_vae.infer.ais.RUNS`, :data:`~ppl_vae.infer.ais.STEPS`)
+        set AIS.
     :param eval_max_length: cut the split's sentences to this many words (sentence runs). The
         figures then score cut sentences, and the report says so in its lines and its figures
         (``truncated``); by default every sentence is scored whole.
@@ -71,15 +79,17 @@ def evaluate_run(
     """
     if seed is None:
         seed = broadcast(int(torch.randint(2**62, ())))
+    ais = {"partition_method": partition, "ais_runs": ais_runs or RUNS,
+           "ais_steps": ais_steps or STEPS}  # fmt: skip
     with own_rng(seed):
         return _evaluate_run(
             run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
-            refine_steps, eval_max_length,
+            refine_steps, eval_max_length, ais,
         )  # fmt: skip
 
 
 def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progress, which, seed,
-                  refine_steps, eval_max_length):  # fmt: skip
+                  refine_steps, eval_max_length, ais):  # fmt: skip
     if is_mixture_run(run_dir):
         _no_refinement(refine_steps, "a mixture of multinomials (its log p(x) is exact)")
         return _mixture(run_dir, data_dir, split, topics)
@@ -96,9 +106,9 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
     if refine_steps is None:
         refine_steps = REFINE_STEPS if fast_documents.applies(run.model, run.guide) else 0
     ev = evaluate(run.model, run.guide, data.get(split), num_samples, device=device,
-                  progress=progress, seed=seed, refine_steps=refine_steps)  # fmt: skip
+                  progress=progress, seed=seed, refine_steps=refine_steps, **ais)  # fmt: skip
     report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
-                        "ppl_doc_elbo_is_bound": True})  # fmt: skip
+                        "ppl_doc_elbo_is_bound": ev.partition is None})  # fmt: skip
     report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
     _flag_collapse(report, ev, run.guide)
     weights = run.model.topic_weights().cpu()
@@ -150,11 +160,19 @@ def _sentences(run, data_dir, split, num_samples, device, progress, seed,
         total = -figures[f"nll_{name}"] * len(words)
         figures[f"ppl_{name}_with_eos"] = perplexity_corpus(total, words + 1)
         figures[f"ppl_{name}_without_eos"] = perplexity_corpus(total, words)
-    has_latent = getattr(run.guide, "has_latent", True)
+    informative = getattr(run.guide, "has_latent", True) and not ev.reconstruction
     batches = corpus.eval_batches(200, device)
-    mi = guide_mutual_information(run.guide, batches, seed=seed + 1) if has_latent else 0.0
+    mi = guide_mutual_information(run.guide, batches, seed=seed + 1) if informative else 0.0
     figures["mi"] = mi
     f = figures
+    if ev.reconstruction:  # an autoencoder: log p(x | z = mu(x)), and no density p(x)
+        figures["nll_reconstruction"] = -ev.elbo
+        lines = [
+            f"{split} evaluation of {run.path} ({ev.documents} sentences):",
+            f"  reconstruction NLL per sentence, -log p(x | z = mu(x)): {-ev.elbo:.2f} nats "
+            f"(an autoencoder has no p(x): this is not a likelihood bound)",
+        ]
+        return RunReport(figures, lines)
     lines = [
         f"{split} evaluation of {run.path} ({ev.documents} sentences):",
         f"  NLL per sentence: ELBO {f['nll_elbo']:.2f}, "
@@ -187,9 +205,12 @@ def _flag_truncation(report: RunReport, corpus, split: str) -> None:
 
 def _flag_collapse(report: RunReport, ev, guide) -> None:
     """Say so, in the figures and the lines, if the model ignores ``z``."""
-    warning = (
-        collapse_warning(ev.kl, ev.active_units) if getattr(guide, "has_latent", True) else None
+    informative = (
+        getattr(guide, "has_latent", True)
+        and not getattr(guide, "deterministic", False)
+        and ev.partition is None  # an RBM: its hidden units are not a VAE's z
     )
+    warning = collapse_warning(ev.kl, ev.active_units) if informative else None
     if warning:
         report.figures["warning"] = warning
         report.lines.append(f"warning: {warning}")

@@ -306,11 +306,11 @@ def check_vocab(expected: list[str], checkpoint: Path, vocab: list[str], source:
 
 
 def load_sentence_run(run_dir: str | Path) -> tuple[LoadedRun, Vocabulary]:
-    """A sentence VAE's run and its vocabulary, for generation; ``CheckpointError`` for another
-    model's run."""
+    """A sentence VAE's or sentence autoencoder's run and its vocabulary, for generation;
+    ``CheckpointError`` for another model's run (one without a decoder of ``z``)."""
     run = load_run(run_dir)
-    if run.config.model != "sentence-vae":
+    if not (hasattr(run.model, "decode") and hasattr(run.guide, "encode")):
         raise CheckpointError(
-            f"{run_dir} is a {run.config.model} run; this needs a sentence-vae run"
+            f"{run_dir} is a {run.config.model} run; this needs a sentence-vae or sentence-ae run"
         )
     return run, Vocabulary(run.vocab)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ppl_vae.config import TrainConfig
 from ppl_vae.infer.iwae import check_iwae
-from ppl_vae.infer.objectives import make_objective
+from ppl_vae.infer.objectives import make_objective, objective_class
 from ppl_vae.ops.annealing import make_schedule
 from ppl_vae.ops.count_input import choose_sparse_input, count_mlps, set_sparse_input
 from ppl_vae.ops.rng import own_rng
@@ -110,7 +110,7 @@ def train(
                 record = run.epoch_record(lr)
                 if valid_data is not None:
                     record.update(run.validate(valid_data))
-                run.end_epoch(record, validated=valid_data is not None)
+                run.end_epoch(record, validated="valid_elbo" in record)
                 if config.patience and run.state.bad_epochs >= config.patience:
                     status = "early_stopped"
                     logger.info(
@@ -133,7 +133,9 @@ class Session:
         guide.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.extra = extra or {}
-        objective = make_objective(config.objective, config.num_particles, config.free_bits)
+        own = {k: getattr(config, k) for k in objective_class(config.objective).config_options}
+        objective = make_objective(config.objective, config.num_particles, config.free_bits, **own)
+        self.objective = objective
         self.world = world()
         # an nn.Module (Pyro's ELBOModule), under DDP in a distributed run
         self.loss_fn = wrap(objective(model, guide), self.world, self.device)
@@ -149,6 +151,8 @@ class Session:
             ParameterAverage([model, guide], config.ema_decay) if config.ema_decay else None
         )
         self.state, self.history = TrainState(), []
+        #: the objective scores a normalized model (else no KL and no ELBO to validate)
+        self.normalized = getattr(objective, "normalized", True)
 
     def validate(self, data) -> dict:
         """The validation figures, with the weights that evaluation uses (the moving average,
@@ -160,6 +164,10 @@ class Session:
             )
         with self.average.applied() if self.average else nullcontext():
             c = self.config
+            if not getattr(self.objective, "normalized", True):  # e.g. an RBM: its own figures
+                return self.objective.validation_record(
+                    self.model, self.guide, data, self.device, c.seed
+                )
             return validation_record(
                 self.model, self.guide, data, c.valid_samples, self.device, c.seed
             )
@@ -239,7 +247,7 @@ class Session:
             s.add_step(loss, int(n))
             if self.average is not None:
                 self.average.update()
-            if s.step % KL_EVERY == 0 or s.batch == 1:
+            if (s.step % KL_EVERY == 0 or s.batch == 1) and self.normalized:
                 s.add_kl(self.kl(args, beta, lr))
             bar.update(1)
             rate = self.epoch_tokens / max(time.perf_counter() - started, 1e-9)
@@ -306,6 +314,8 @@ class Session:
             "train_kl": s.mean_kl,
             "seconds": round(s.seconds, 2),
         }
+        if not self.normalized:  # no KL is formed (an RBM's CD): none to report
+            del record["train_kl"]
         if self.epoch_tokens:  # this epoch's (or, resumed mid-epoch, its rest's) training rate
             record["tokens_per_second"] = round(self.epoch_tokens / max(self.epoch_seconds, 1e-9))
         spike = loss_spike(record["train_loss"], [r["train_loss"] for r in self.history])
@@ -321,7 +331,10 @@ class Session:
         improved = self.state.end_epoch(monitored, self.config.lr_drop)
         # every rank has the same validation figures; rank 0's state (its clock too) holds
         self.state = broadcast(self.state, self.world)
-        if validated and self.world.main and getattr(self.guide, "has_latent", True):
+        informative = getattr(self.guide, "has_latent", True) and not getattr(
+            self.guide, "deterministic", False
+        )  # an autoencoder has no KL to collapse
+        if validated and self.world.main and informative:
             self.check_collapse(record)
         self.history.append(record)
         logger.info("epoch %s", json.dumps(record))

@@ -28,6 +28,8 @@ def validation_mutual_information(
     Gaussian's ``(loc, scale)`` (all of ``data``), else from the guide's trace on the first
     ``max_items`` items (scoring every pair of a batch can be costly, e.g. a flow's inverse);
     None for a guide without a ``"z"`` site. Shared out over the ranks of a distributed job."""
+    if getattr(guide, "deterministic", False):  # a point mass: I(x; z) is not finite
+        return None
     args = next(iter(data.eval_batches(2, device)))[0]
     with torch.no_grad(), poutine.block(), own_rng(0):  # a look at the guide's output
         encode = getattr(guide, "encode", None)

@@ -14,7 +14,15 @@ def trainable_parameters(*modules: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     """Adam, or AdamW (decoupled weight decay) when ``config.weight_decay > 0``, fused (one
-    kernel per parameter tensor: about 30% faster steps on CPU than the loop)."""
+    kernel per parameter tensor: about 30% faster steps on CPU than the loop); or with
+    ``config.optimizer == "sgd"``, SGD with ``config.momentum`` and L2 weight decay (the RBM
+    literature's choice)."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.optimizer != "adam":
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or sgd")
     if config.weight_decay > 0:
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     return torch.optim.Adam(params, lr=config.lr, fused=True)

@@ -46,7 +46,7 @@ def test_tied_embeddings_train_resume_and_generate(tmp_path, capsys):
 
 def test_generation_needs_a_sentence_vae(trained_run, capsys):
     assert main(["sample", str(trained_run)]) == 2
-    assert "needs a sentence-vae run" in capsys.readouterr().err
+    assert "needs a sentence-vae or sentence-ae run" in capsys.readouterr().err
 
 
 def test_every_generation_command_takes_threads_and_max_words(tmp_path, capsys):
@@ -61,3 +61,43 @@ def test_every_generation_command_takes_threads_and_max_words(tmp_path, capsys):
                  for ln in capsys.readouterr().out.splitlines() if ln.strip()]  # fmt: skip
         decoded = lines if argv[0] != "reconstruct" else lines[1:]  # not the INPUT row
         assert decoded and all(len(s.split()) <= 2 for s in decoded)
+
+
+def test_the_sentence_autoencoder_trains_evaluates_and_generates(tmp_path, capsys):
+    out = str(tmp_path / "ae")
+    assert main(["train", "sentence-ae", "--out", out, *TINY_SENTENCES]) == 0
+    config = json.loads((tmp_path / "ae" / "config.json").read_text())
+    assert (config["guide"], config["objective"]) == ("deterministic", "trace")
+    metrics = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").open()]
+    assert "warning" not in metrics[-1] and "valid_mi" not in metrics[-1]
+    capsys.readouterr()
+    assert main(["evaluate", out, "--samples", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "reconstruction NLL per sentence" in text and "not a likelihood bound" in text
+    assert "KL collapse" not in text
+    for argv in (["sample", out, "--n", "3"], ["sample", out, "--n", "3", "--codes"]):
+        assert main(argv) == 0
+        assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert main(["reconstruct", out, "a b", "--samples", "2"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    mean = next(r for r in rows if r.startswith("MEAN"))[7:]
+    assert [r[7:] for r in rows if r.startswith("SAMP")] == [mean, mean]  # no noise
+    assert main(["interpolate", out, "a", "b", "--steps", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_the_sentence_autoencoder_resumes_exactly(tmp_path):
+    import torch
+
+    from ppl_vae.training.checkpoint import load_checkpoint
+
+    flags = [f for f in TINY_SENTENCES if f not in ("--epochs", "1")]
+    full, split = str(tmp_path / "full"), str(tmp_path / "split")
+    assert main(["train", "sentence-ae", "--out", full, "--epochs", "2", *flags]) == 0
+    assert main(["train", "sentence-ae", "--out", split, "--epochs", "1", *flags]) == 0
+    assert main(["train", "sentence-ae", "--out", split, "--resume", "--epochs", "2", *flags]) == 0
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    for part in ("model", "guide"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)

@@ -39,6 +39,11 @@ def test_the_refusals_are_exactly_what_the_facts_imply():
         ("full-covariance", "free-bits"),
         ("none", "wake-sleep"),
         ("none", "rws"),
+        # CD needs an RBM's exact conditional, which trains with CD alone
+        *[(g, "cd") for g in GUIDE_CLASSES if g != "rsm-conditional"],
+        *[("rsm-conditional", o) for o in OBJECTIVE_CLASSES if o != "cd"],
+        # the autoencoder's point mass trains with the reconstruction likelihood alone
+        *[("deterministic", o) for o in OBJECTIVE_CLASSES if o != "trace"],
     }  # fmt: skip
 
 

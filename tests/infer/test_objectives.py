@@ -8,14 +8,22 @@ import torch
 from pyro import poutine
 from pyro.infer import TraceMeanField_ELBO
 
-from ppl_vae.guides import BernoulliGuide, DiagonalGaussianGuide, OneLayerGaussianGuide
+from ppl_vae.guides import (
+    BernoulliGuide,
+    DiagonalGaussianGuide,
+    OneLayerGaussianGuide,
+    RSMConditionalGuide,
+)
 from ppl_vae.infer.objectives import OBJECTIVES, make_objective
-from ppl_vae.models import NVDM, SigmoidBeliefNetwork
+from ppl_vae.models import NVDM, ReplicatedSoftmax, SigmoidBeliefNetwork
 
 
 def pair(objective):
     if objective == "nvil":
         return SigmoidBeliefNetwork(12, 3), BernoulliGuide(12, 3, hidden_sizes=(8,))
+    if objective == "cd":
+        rsm = ReplicatedSoftmax(12, 3)
+        return rsm, RSMConditionalGuide(model=rsm)
     return NVDM(12, 3), DiagonalGaussianGuide(12, 3, hidden_sizes=(8,))
 
 
