@@ -5,7 +5,12 @@ Softmax.
 enumerating the hidden states when there are few of them
 (:meth:`~ppl_vae.models.ReplicatedSoftmax.exact_log_partition`), else estimated by annealed
 importance sampling (:func:`~ppl_vae.infer.ais.ais_log_partition`), once for every length of
-the corpus. The perplexities are the library's usual ones
+the corpus. With AIS, each length's ``log Z_N`` is raised to the importance-sampling estimate
+from the mixture of the corpus's posteriors
+(:func:`~ppl_vae.infer.importance_partition.posterior_mixture_log_partition`) where that is
+larger: both are stochastic under-estimates, so the larger is the closer, and the perplexity
+errs on the pessimistic side of either; the figures from each alone are reported beside it.
+The perplexities are the library's usual ones
 (:func:`~ppl_vae.ops.metrics.perplexity_per_document`, :func:`~ppl_vae.ops.metrics.
 perplexity_corpus`); :func:`~ppl_vae.evaluation.evaluate` reports them as ``ppl_doc_ais`` and
 ``ppl_corpus_ais`` (or ``*_exact``), with the AIS settings and the spread of ``log Z`` over
@@ -20,7 +25,9 @@ import numpy as np
 import torch
 
 from ppl_vae.infer.ais import RUNS, STEPS, ais_log_partition
-from ppl_vae.ops.metrics import ItemEstimates
+from ppl_vae.infer.importance_partition import SAMPLES as IS_SAMPLES
+from ppl_vae.infer.importance_partition import posterior_mixture_log_partition
+from ppl_vae.ops.metrics import ItemEstimates, perplexity_corpus, perplexity_per_document
 from ppl_vae.ops.rng import own_rng
 
 logger = logging.getLogger(__name__)
@@ -78,8 +85,10 @@ def estimate_unnormalized(
                         ais_runs, ais_steps, lengths.max())  # fmt: skip
             est = ais_log_partition(model, int(lengths.max()), num_runs=ais_runs,
                                     steps=ais_steps, progress=progress)  # fmt: skip
-            table = est.table(lengths)
             distinct = np.unique(lengths)
+            ais_z = est.log_z(distinct)
+            is_z, ess = posterior_mixture_log_partition(model, x, distinct)
+            table = dict(zip(distinct.tolist(), np.maximum(ais_z, is_z).tolist()))
             spread, se = est.spread(distinct), est.standard_error(distinct)
             counts = np.array([(lengths == d).sum() for d in distinct])
             info = {
@@ -92,7 +101,20 @@ def estimate_unnormalized(
                 "log_z_spread_max": float(spread.max()),
                 "log_z_standard_error_mean": float((se * counts).sum() / counts.sum()),
                 "log_z_standard_error_max": float(se.max()),
+                # the posterior-mixture IS estimate, and where it raised AIS's log Z
+                "is_samples": IS_SAMPLES,
+                "is_ess_min": float(ess.min()),
+                "documents_with_log_z_from_is": int(counts[is_z > ais_z].sum()),
+                "log_z_raise_mean": float(
+                    (np.maximum(is_z - ais_z, 0) * counts).sum() / counts.sum()
+                ),
             }
+            free = -model.free_energy(x).double().cpu().numpy()
+            for name, z in (("ais_alone", ais_z), ("is_alone", is_z)):
+                by_n = dict(zip(distinct.tolist(), z.tolist()))
+                lp = free - np.array([by_n[int(k)] for k in lengths])
+                info[f"ppl_doc_{name}"] = perplexity_per_document(lp, n)
+                info[f"ppl_corpus_{name}"] = perplexity_corpus(lp, n)
         log_z = torch.tensor([table[int(k)] for k in lengths], dtype=torch.float64)
         log_px = (-model.free_energy(x).double().cpu() - log_z).numpy()
         probs = model.hidden_probs(x)
