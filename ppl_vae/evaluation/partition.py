@@ -10,6 +10,10 @@ from the mixture of the corpus's posteriors
 (:func:`~ppl_vae.infer.importance_partition.posterior_mixture_log_partition`) where that is
 larger: both are stochastic under-estimates, so the larger is the closer, and the perplexity
 errs on the pessimistic side of either; the figures from each alone are reported beside it.
+Both estimate ``Z_N`` without bias whatever their proposal (here the evaluated split's
+posteriors, which changes the estimator's variance, not its target), so by Markov's
+inequality each over-estimates ``log Z_N`` by ``t`` nats or more with probability at most
+``exp(-t)``, and their maximum with probability at most ``2 exp(-t)``.
 The perplexities are the library's usual ones
 (:func:`~ppl_vae.ops.metrics.perplexity_per_document`, :func:`~ppl_vae.ops.metrics.
 perplexity_corpus`); :func:`~ppl_vae.evaluation.evaluate` reports them as ``ppl_doc_ais`` and
