@@ -66,9 +66,10 @@ def hand_ais(w, b, a, max_length: int, runs: int, steps: int) -> np.ndarray:
     log_w = torch.zeros(runs, dtype=torch.float64)
     out = np.empty((max_length, runs))
 
-    def log_p(n, s, az, logits):
-        full = n * torch.logsumexp(logits, -1) if n else 0.0
-        return ((n + s) * az + full + torch.logsumexp((1 - s) * base + s * logits, -1)).double()
+    def log_p(n, s, az, logits):  # float64 before scaling by n, as the library does
+        full = n * torch.logsumexp(logits, -1).double() if n else 0.0
+        extra = torch.logsumexp((1 - s) * base + s * logits, -1).double()
+        return (n + s) * az.double() + full + extra
 
     logits, az = b + z @ w.T, z @ a
     previous = log_p(0, 0.0, az, logits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ppl_vae.cli.options import add_common, join_job
+from ppl_vae.cli.options import add_common, add_threads, join_job
 from ppl_vae.runs.report import evaluate_run
 from ppl_vae.runs.topics import topic_report
 
@@ -98,6 +98,7 @@ def add_parsers(sub) -> None:
     )
     tp.add_argument("--top", type=int, default=10, help="top words scored by NPMI (default 10)")
     tp.add_argument("--json", action="store_true", help="print JSON")
+    add_threads(tp)
     tp.set_defaults(run=run_topics_command)
 
 

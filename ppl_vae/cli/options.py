@@ -65,7 +65,7 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
                                           f"epochs (default {COMMON['anneal_epochs']:g})"}),
     ("--epochs", "epochs", {"type": int, "help": f"maximum epochs (default {EPOCHS['corpus']} "
                             f"on a corpus directory, {EPOCHS['synthetic']} on the synthetic "
-                            "corpus)"}),
+                            f"corpus; {BY_MODEL['rsm']['epochs']} for rsm)"}),
     ("--batch-size", "batch_size", {"type": int, "help": f"items per step (default "
                                     f"{_DOC['batch_size']} documents, {_SEN['batch_size']} "
                                     "sentences)"}),
@@ -127,7 +127,8 @@ RSM_FLAGS: list[tuple[str, str | None, dict]] = [
     ("--cd-steps", "cd_steps", {"type": int, "help": "Gibbs steps k of contrastive divergence "
                                 "(default 1: CD-1)"}),
     ("--persistent", None, {"action": "store_true", "help": "persistent CD: keep one negative "
-                            "chain per document of a batch between steps (Tieleman, 2008)"}),
+                            "chain per document of a batch between steps (Tieleman, 2008); "
+                            "the README's 20 Newsgroups recipe"}),
     ("--optimizer", "optimizer", {"choices": ["adam", "sgd"], "help": "adam, or sgd with "
                                   "--momentum and L2 --weight-decay (default adam)"}),
     ("--momentum", "momentum", {"type": float, "help": "momentum of --optimizer sgd (default "
@@ -173,6 +174,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="where to run (default: cuda when available, else cpu)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_threads(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+
+
+def add_threads(p: argparse.ArgumentParser) -> None:
+    """``--threads``, which every subcommand that runs torch takes."""
     p.add_argument(
         "--threads",
         type=int,
@@ -180,7 +187,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="CPU threads for torch (default: OMP_NUM_THREADS if set, else 1 for document "
         "models, and for sentence models every core unless the machine is busy)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
 
 
 def training_options() -> argparse.ArgumentParser:

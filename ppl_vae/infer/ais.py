@@ -130,7 +130,9 @@ def _log_p_star(n: int, s: float, az, logits, lse, base) -> torch.Tensor:
     """``log p*_{N,s}(z)`` (float64) from ``a^T z``, the logits ``b + W z``, their
     log-sum-exp ``lse`` and ``b_A``."""
     extra = torch.logsumexp((1.0 - s) * base + s * logits, -1)
-    return ((n + s) * az + n * lse + extra).double()
+    # in float64 before scaling by N: at 4,000 words the terms reach 1e5, where float32's
+    # rounding (0.01) would enter every increment of the weight
+    return (n + s) * az.double() + n * lse.double() + extra.double()
 
 
 def _words(probs: torch.Tensor, count: int) -> torch.Tensor:
@@ -180,7 +182,8 @@ def ais_log_partition(
         )
         if sweep:  # one block-Gibbs sweep that leaves p*_{N,s} invariant
             x = _words((logits - lse[:, None]).exp(), n)
-            x += s * _words(torch.softmax((1.0 - s) * base + s * logits, -1), 1)
+            extra = torch.multinomial(torch.softmax((1.0 - s) * base + s * logits, -1), 1)
+            x.scatter_add_(1, extra, torch.full(extra.shape, s, dtype=x.dtype, device=device))
             z = torch.bernoulli(torch.sigmoid((n + s) * a + x @ w))
             logits, az = b + z @ w.T, z @ a
             lse = torch.logsumexp(logits, -1)

@@ -44,9 +44,12 @@ BY_DATA: dict[str, dict[str, Any]] = {
 #: LDA warms its KL up: from a full-weight start amortized LDA often merges topics for good
 #: (on a 4-topic synthetic LDA corpus of 60-word documents, 2 seeds of 5 without the warm-up,
 #: 1 of 4 with it)
+#: the Replicated Softmax stops at 50 epochs: contrastive divergence follows no likelihood, and
+#: on 20 Newsgroups (50 hidden units, seed 2) the validation perplexity by AIS went from 843 at
+#: 50 epochs to 1030 at 150 with persistent CD, and from 902 to 1320 with CD-1
 BY_MODEL: dict[str, dict[str, Any]] = {
     "nvdm": {"weight_decay": 0.05},
-    "rsm": {"ema_decay": 0.0},
+    "rsm": {"ema_decay": 0.0, "epochs": 50},
     "lda": {"anneal": "linear", "anneal_epochs": 20.0},
 }
 #: epochs: the embedded synthetic corpus is small and quick

@@ -41,7 +41,7 @@ def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
 
 
 def test_topics(trained_run, capsys):
-    assert main(["topics", str(trained_run), "--k", "4", "--json"]) == 0
+    assert main(["topics", str(trained_run), "--k", "4", "--json", "--threads", "1"]) == 0
     topics = json.loads(capsys.readouterr().out)["topics"]
     assert len(topics) == 8 and all(len(words) == 4 for words in topics.values())
 

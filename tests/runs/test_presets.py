@@ -43,3 +43,9 @@ def test_sentence_models_take_bowmans_sizes_and_overrides_merge():
 def test_what_cannot_work_is_refused_with_its_reason(kwargs, message):
     with pytest.raises(ValueError, match=message):
         preset(**kwargs)
+
+
+def test_rsm_trains_contrastive_divergence_for_50_epochs_without_weight_averaging():
+    c = preset("rsm", synthetic=False)
+    assert (c.objective, c.epochs, c.ema_decay, c.patience) == ("cd", 50, 0.0, 0)
+    assert preset("rsm", epochs=10).epochs == 10
