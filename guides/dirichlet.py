@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pyro
 import pyro.distributions as dist
 import torch
@@ -54,7 +56,9 @@ class DirichletGuide(Guide):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The concentration of ``q(theta | x)``, ``(batch, K)``."""
         raw = self.log_concentration(self.body(x))
-        return raw.exp().clamp(CONCENTRATION_MIN, CONCENTRATION_MAX)
+        # bounded in log space: exp() first would overflow to inf for a large raw value, and
+        # clamp's zero gradient times exp's inf is NaN
+        return raw.clamp(math.log(CONCENTRATION_MIN), math.log(CONCENTRATION_MAX)).exp()
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         register(self, "dirichlet_encoder")

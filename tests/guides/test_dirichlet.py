@@ -6,6 +6,7 @@ import torch
 from pyro import poutine
 
 from ppl_vae.guides import DirichletGuide
+from ppl_vae.guides.dirichlet import CONCENTRATION_MAX, CONCENTRATION_MIN
 from ppl_vae.models import LDA
 
 
@@ -45,3 +46,16 @@ def test_concentration_is_bounded():
     with torch.no_grad():
         guide.log_concentration.bias.fill_(50.0)
         assert guide.encode(torch.ones(2, 10)).max() == pytest.approx(1e3)
+
+
+@pytest.mark.parametrize("raw", [1000.0, -1000.0], ids=["overflowing", "underflowing"])
+def test_a_concentration_past_its_bounds_is_clamped_with_finite_gradients(raw):
+    guide = DirichletGuide(vocab_size=6, latent_dim=3, hidden_sizes=[4])
+    with torch.no_grad():
+        guide.log_concentration.bias.fill_(raw)
+    concentration = guide.encode(torch.ones(2, 6))
+    expected = CONCENTRATION_MAX if raw > 0 else CONCENTRATION_MIN
+    torch.testing.assert_close(concentration, torch.full((2, 3), expected))
+    concentration.sum().backward()  # exp() before the clamp gave 0 * inf = NaN here
+    grads = [p.grad for p in guide.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
