@@ -112,7 +112,7 @@ def _evaluate(row: Row, args, run_dir: Path) -> dict:
             "ppl_doc": figures["ppl_doc_ais"],
             "estimator": f"log Z_N, the larger of AIS ({figures['ais_runs']} runs, "
             f"{figures['ais_temperatures']:,} temperatures) and IS "
-            f"({figures.get('is_samples', 0):,} samples)",
+            f"({figures['is_samples']:,} samples)",
             "ppl_doc_iw": None,
             "ppl_corpus": figures["ppl_corpus_ais"],
             "iw_samples": args.samples,
