@@ -17,6 +17,7 @@ from ppl_vae.ops.params import register
 #: the concentration's bounds: below, Dirichlet samples underflow to exact zeros; above, the
 #: sampler's gradients lose precision
 CONCENTRATION_MIN, CONCENTRATION_MAX = 1e-3, 1e3
+LOG_CEILING = math.log(CONCENTRATION_MAX) + 1.0
 
 
 class DirichletGuide(Guide):
@@ -56,9 +57,10 @@ class DirichletGuide(Guide):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The concentration of ``q(theta | x)``, ``(batch, K)``."""
         raw = self.log_concentration(self.body(x))
-        # bounded in log space: exp() first would overflow to inf for a large raw value, and
-        # clamp's zero gradient times exp's inf is NaN
-        return raw.clamp(math.log(CONCENTRATION_MIN), math.log(CONCENTRATION_MAX)).exp()
+        # exp() of a large raw value overflows to inf, and the clamp's zero gradient times inf
+        # is NaN: capping raw a nat above the bound first keeps exp() finite and leaves every
+        # value (and every finite gradient) as the bare clamp gives it
+        return raw.clamp(max=LOG_CEILING).exp().clamp(CONCENTRATION_MIN, CONCENTRATION_MAX)
 
     def forward(self, x: torch.Tensor, annealing_factor: float = 1.0) -> torch.Tensor:
         register(self, "dirichlet_encoder")
