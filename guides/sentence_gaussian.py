@@ -44,6 +44,10 @@ class SentenceGaussianGuide(Guide):
 
     fits = ("sentence-vae",)
     closed_form_gaussian = True
+    #: free bits (Kingma et al., 2016): with the plain ELBO an LSTM decoder learns to ignore z
+    #: (KL collapse, Bowman et al., 2016); the model's preset adds a sigmoid warm-up and word
+    #: dropout (:data:`ppl_vae.runs.presets.BY_MODEL`)
+    default_objective = "free-bits"
 
     #: the name under which :func:`pyro.module` registers the guide's parameters
     module_name: str = "sentence_encoder"

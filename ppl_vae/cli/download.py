@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ppl_vae.cli.options import add_threads
 from ppl_vae.data.download import download_corpus
 
 
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
     )
     dl.add_argument("corpus", choices=["20news", "ptb"], help="which corpus")
     dl.add_argument("--dest", default="data", help="directory to put it in (default data/)")
+    add_threads(dl)  # accepted by every subcommand, so scripts can pass it throughout
     dl.set_defaults(run=run)
 
 

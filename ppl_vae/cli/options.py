@@ -33,6 +33,8 @@ def sizes(text: str) -> tuple[int, ...]:
 
 
 _DOC, _SEN = BY_DATA["documents"], BY_DATA["sentences"]
+_SV = BY_MODEL["sentence-vae"]  # the sentence VAE's defaults that keep z in use
+_SV_FB = _SV["free_bits"]
 _SWITCH = {"auto": None, "on": True, "off": False}
 _HIDDEN = ",".join(map(str, _DOC["guide_kwargs"]["hidden_sizes"]))
 #: (flag, TrainConfig field or None, argparse keywords); None: read by the data loader
@@ -48,21 +50,25 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
                                               "document encoder hidden layer, in training "
                                               "(default 0)"}),
     ("--objective", "objective", {"choices": OBJECTIVES, "help": "the training objective "
-                                  "(default: the guide's; meanfield for Gaussian guides, nvil "
-                                  "for score-function ones, trace for rnnlm)"}),
+                                  "(default: the guide's; meanfield for the document Gaussian "
+                                  "guides, free-bits for the sentence VAE's, nvil for "
+                                  "score-function ones, trace for rnnlm)"}),
     ("--particles", "num_particles", {"type": int, "help": "ELBO particles per step, or K for "
                                       "rws and iwae (default 1; rws uses at least 2)"}),
     ("--free-bits", "free_bits", {"type": float, "help": "nats per latent dimension below "
                                   "which the KL stops pushing, for --objective free-bits "
-                                  "(default 0.5)"}),
+                                  f"(default {_SV_FB:g} for sentence-vae, 0.5 otherwise)"}),
     ("--anneal", "anneal", {"choices": SCHEDULES, "help": "KL weight schedule (default "
-                            "constant)"}),
+                            f"{_SV['anneal']} for sentence-vae, {BY_MODEL['lda']['anneal']} for "
+                            "lda, constant otherwise)"}),
     ("--beta", "beta", {"type": float, "help": "constant KL weight, or the final weight of a "
                         "schedule (default 1; 0 trains an autoencoder)"}),
     ("--beta-start", "beta_start", {"type": float, "help": "first KL weight of the linear and "
                                     "cyclical schedules (default 0)"}),
     ("--anneal-epochs", "anneal_epochs", {"type": float, "help": "warm-up (or cycle) length in "
-                                          f"epochs (default {COMMON['anneal_epochs']:g})"}),
+                                          f"epochs (default {COMMON['anneal_epochs']:g}; "
+                                          f"{_SV['anneal_epochs']:g} for sentence-vae; at most "
+                                          "half of --epochs unless given)"}),
     ("--epochs", "epochs", {"type": int, "help": f"maximum epochs (default {EPOCHS['corpus']} "
                             f"on a corpus directory, {EPOCHS['synthetic']} on the synthetic "
                             f"corpus; {BY_MODEL['rsm']['epochs']} for rsm)"}),
@@ -104,9 +110,13 @@ SENTENCE_FLAGS: list[tuple[str, str | None, dict]] = [
                                     f"{_SEN['model_kwargs']['hidden_dim']})"}),
     ("--word-dropout", "word_dropout", {"type": float, "help": "probability of replacing a "
                                         "decoder input by <unk> in training; 1 = inputless "
-                                        "decoder (default 0)"}),
+                                        "decoder (default "
+                                        f"{_SV['model_kwargs']['word_dropout']:g} for "
+                                        "sentence-vae, 0 otherwise)"}),
     ("--dropout", "dropout", {"type": float, "help": "dropout on the decoder's embeddings and "
-                              "LSTM outputs, in training (default 0)"}),
+                              "LSTM outputs, in training (default "
+                              f"{_SV['model_kwargs']['dropout']:g} for sentence-vae, 0 "
+                              "otherwise)"}),
     ("--tie-embeddings", "tie_embeddings", {"action": "store_true", "default": None,
                                             "help": "share the decoder's input embeddings with "
                                             "its output layer (Press and Wolf, 2017)"}),
@@ -179,7 +189,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def add_threads(p: argparse.ArgumentParser) -> None:
-    """``--threads``, which every subcommand that runs torch takes."""
+    """``--threads``, which every subcommand takes (``download`` runs no torch but accepts it)."""
     p.add_argument(
         "--threads",
         type=int,

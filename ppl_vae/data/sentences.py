@@ -282,14 +282,16 @@ class SentenceSplits:
 
 def _read_tokenized(path: Path, unk_tokens: frozenset[str] = frozenset()) -> list:
     """``(line number, tokens)`` for every line, empty ones included, with the corpus's own
-    unknown markers ``unk_tokens`` read as ``<unk>`` (their count is logged)."""
+    unknown markers ``unk_tokens`` read as ``<unk>`` (their count is
+    logged as a warning, so that a run says it)."""
     rows = [(n, tokenize(t)) for n, t in read_lines(path)]
     if unk_tokens:
         mapped = sum(tok in unk_tokens for _, toks in rows for tok in toks)
         rows = [(n, [UNK if tok in unk_tokens else tok for tok in toks]) for n, toks in rows]
-        if mapped:
-            logger.info("%s: read %d occurrence(s) of %s as <unk>", path, mapped,
-                        ", ".join(sorted(unk_tokens)))  # fmt: skip
+        # said by default, like the words replaced for being out of the vocabulary; a marker
+        # that never occurs is most likely misspelled
+        logger.warning("%s: read %d occurrence(s) of %s as <unk>", path, mapped,
+                       ", ".join(sorted(unk_tokens)))  # fmt: skip
     return rows
 
 

@@ -356,7 +356,7 @@ class Session:
             and self.schedule(s.step - 1) >= c.beta
             and (not self.history or self.history[-1].get("beta", c.beta) < c.beta)
         )
-        warning = collapse_warning(record["valid_kl"], record["valid_active_units"])
+        warning = collapse_warning(record["valid_kl"], record["valid_active_units"], c)
         if warning and (last or annealed):
             record["warning"] = "; ".join(filter(None, [record.get("warning"), warning]))
             logger.warning("epoch %d: %s", s.epoch, warning)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from pyro import poutine
 
+from ppl_vae.config import TrainConfig
 from ppl_vae.evaluation.estimates import evaluate
 from ppl_vae.evaluation.information import guide_mutual_information, mutual_information
 from ppl_vae.ops.rng import own_rng
@@ -62,19 +63,45 @@ def validation_record(model, guide, data, num_samples: int, device, seed: int) -
 #: a validation KL below this many nats per item, or no active unit, is reported as KL collapse
 COLLAPSE_KL = 0.5
 COLLAPSE_CURE = (
-    "try --objective free-bits --free-bits 0.5, --anneal sigmoid --anneal-epochs E, or "
+    "try --objective free-bits --free-bits 0.2, --anneal sigmoid --anneal-epochs E, or "
     "--word-dropout 0.3 (sentence models)"
 )
 
 
-def collapse_warning(kl: float, active_units: int) -> str | None:
-    """A warning naming the cure if the KL (nats per item) or the active units say that the
-    model ignores ``z``; None if not."""
+def collapse_cure(config: TrainConfig | None = None) -> str:
+    """The flags to try against KL collapse: :data:`COLLAPSE_CURE` without a
+    :class:`~ppl_vae.config.TrainConfig`; with one, each remedy the run does not use yet, or a
+    stronger setting of one it uses."""
+    if config is None:
+        return COLLAPSE_CURE
+    tries = []
+    if config.objective != "free-bits":
+        tries.append("--objective free-bits --free-bits 0.2")
+    else:
+        tries.append(f"a larger --free-bits (this run: {config.free_bits:g})")
+    if config.anneal == "constant":
+        tries.append("--anneal sigmoid --anneal-epochs E")
+    elif config.anneal != "cyclical":
+        tries.append("--anneal cyclical")
+    if "word_dropout" in config.model_kwargs or config.model == "sentence-vae":
+        p = config.model_kwargs.get("word_dropout", 0.0)
+        tries.append(
+            "--word-dropout 0.3" if p == 0 else f"a higher --word-dropout (this run: {p:g})"
+        )
+    tries.append("more epochs or a wider encoder")
+    return "try " + ", ".join(tries[:-1]) + ", or " + tries[-1]
+
+
+def collapse_warning(kl: float, active_units: int, config: TrainConfig | None = None) -> str | None:
+    """A warning naming the cure (:func:`collapse_cure` for ``config``) if the KL (nats per
+    item) or the active units say that the model ignores ``z``; None if not. A KL above
+    :data:`COLLAPSE_KL` with no active unit is collapse too: free bits let a posterior spend
+    its free nats without depending on the input."""
     if kl >= COLLAPSE_KL and active_units > 0:
         return None
     return (
         f"KL collapse: KL {kl:.3g} nats per item and {active_units} active unit(s): the "
-        f"decoder ignores z; {COLLAPSE_CURE}"
+        f"decoder ignores z; {collapse_cure(config)}"
     )
 
 

@@ -49,3 +49,17 @@ def test_every_flag_reaches_its_field(flag, value, where, expected):
         assert {k: got[k] for k in expected} == expected
     else:
         assert got == expected
+
+
+def test_every_subcommand_takes_threads():
+    import argparse
+
+    from ppl_vae.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"train", "evaluate", "sample", "reconstruct", "interpolate", "topics",
+            "compare", "download"} <= set(sub.choices)  # fmt: skip
+    for name, p in sub.choices.items():
+        threads = [a for a in p._actions if "--threads" in a.option_strings]
+        assert threads and threads[0].type is int, name

@@ -207,13 +207,15 @@ def test_without_a_validation_file_a_share_of_train_is_held_out_and_said(tmp_pat
 def test_a_corpus_own_unknown_marker_is_read_as_unk_and_counted(tmp_path, caplog):
     for split in ("train", "valid", "test"):
         (tmp_path / f"{split}.txt").write_text("the _UNK sat .\nthe cat sat _UNK .\n")
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.WARNING)  # said by default
     data = load_sentence_splits(tmp_path, unk_tokens=["_UNK"])
     assert "_UNK" not in data.vocab
     assert data.test.text(1) == "the cat sat <unk> ."
     assert "read 2 occurrence(s) of _UNK as <unk>" in caplog.text
     assert data.source["unk_tokens"] == ["_UNK"]
     assert "_UNK" in load_sentence_splits(tmp_path).vocab  # without the option, a word
+    load_sentence_splits(tmp_path, unk_tokens=["<UNK>"])  # a marker that never occurs
+    assert "read 0 occurrence(s) of <UNK> as <unk>" in caplog.text
 
 
 def test_long_training_sentences_are_cut_by_default_but_test_sentences_are_scored_whole(

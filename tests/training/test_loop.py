@@ -267,14 +267,17 @@ def test_resuming_a_checkpoint_with_a_pyro_optimizer_state_is_refused(tmp_path, 
 
 
 def test_kl_collapse_is_never_silent(tmp_path, caplog):
-    """A sentence VAE on the embedded corpus with Bowman et al.'s plain objective collapses
-    within an epoch; the NVDM does not. The warning names the cure, in the log and the record."""
+    """A sentence VAE on the embedded corpus forced to Bowman et al.'s plain objective (no
+    annealing, free bits or word dropout) collapses within an epoch; the NVDM does not. The
+    warning names the cure, in the log and the record."""
     from ppl_vae.data import load_documents
     from ppl_vae.data.sentences import load_sentence_data
     from ppl_vae.runs import preset, read_metrics, run_training
 
     sizes = {"embedding_dim": 16, "hidden_dim": 16}
-    sentences = preset("sentence-vae", epochs=2, model_kwargs=sizes, guide_kwargs=sizes)
+    plain = {**sizes, "word_dropout": 0.0, "dropout": 0.0}
+    sentences = preset("sentence-vae", objective="meanfield", anneal="constant", epochs=2,
+                       model_kwargs=plain, guide_kwargs=sizes)  # fmt: skip
     run_training(sentences, tmp_path / "s", progress=False, data=load_sentence_data())
     record = read_metrics(tmp_path / "s")[-1]
     assert record["valid_kl"] < 0.5 and "KL collapse" in record["warning"]
@@ -282,3 +285,21 @@ def test_kl_collapse_is_never_silent(tmp_path, caplog):
     docs = preset("nvdm", epochs=2, latent_dim=4, guide_kwargs={"hidden_sizes": [32]})
     run_training(docs, tmp_path / "d", progress=False, data=load_documents())
     assert "warning" not in read_metrics(tmp_path / "d")[-1]
+
+
+def test_the_sentence_vaes_defaults_keep_z_in_use_and_say_nothing(tmp_path, caplog):
+    """A small sentence VAE with the preset's objective and schedule (free bits, a sigmoid
+    warm-up over the first half, word dropout and dropout) keeps z in use, and no warning is
+    given. (At width 16 for 2 epochs the free KL is spent on no active unit, and the warning
+    fires: it reads active units, not the KL alone.)"""
+    from ppl_vae.data.sentences import load_sentence_data
+    from ppl_vae.runs import preset, read_metrics, run_training
+
+    sizes = {"embedding_dim": 64, "hidden_dim": 64}
+    config = preset("sentence-vae", epochs=6, model_kwargs=sizes, guide_kwargs=sizes)
+    assert (config.objective, config.anneal, config.anneal_epochs) == ("free-bits", "sigmoid", 3)
+    run_training(config, tmp_path, progress=False, data=load_sentence_data())
+    last = read_metrics(tmp_path)[-1]
+    assert last["valid_kl"] >= 1.0 and last["valid_active_units"] >= 10
+    assert last["valid_mi"] > 0.5  # of log 4 = 1.39 nats of topic
+    assert "warning" not in last and "KL collapse" not in caplog.text
