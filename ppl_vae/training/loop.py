@@ -351,11 +351,9 @@ class Session:
         validation KL or active units say the model ignores ``z``."""
         c, s = self.config, self.state
         last = s.epoch >= c.epochs or bool(c.patience and s.bad_epochs >= c.patience)
-        annealed = (
-            c.anneal != "constant"
-            and self.schedule(s.step - 1) >= c.beta
-            and (not self.history or self.history[-1].get("beta", c.beta) < c.beta)
-        )
+        # the epoch in which the warm-up's nominal length ends (a sigmoid only nears its final
+        # beta, 0.9933 of it there; a cyclical schedule: the end of its first cycle)
+        annealed = c.anneal != "constant" and s.epoch - 1 < c.anneal_epochs <= s.epoch
         warning = collapse_warning(record["valid_kl"], record["valid_active_units"], c)
         if warning and (last or annealed):
             record["warning"] = "; ".join(filter(None, [record.get("warning"), warning]))

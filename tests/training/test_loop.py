@@ -303,3 +303,21 @@ def test_the_sentence_vaes_defaults_keep_z_in_use_and_say_nothing(tmp_path, capl
     assert last["valid_kl"] >= 1.0 and last["valid_active_units"] >= 10
     assert last["valid_mi"] > 0.5  # of log 4 = 1.39 nats of topic
     assert "warning" not in last and "KL collapse" not in caplog.text
+
+
+@pytest.mark.parametrize("anneal", ["sigmoid", "linear"])
+def test_the_collapse_check_runs_where_the_warm_up_ends_and_at_the_end(tmp_path, anneal):
+    """A sigmoid warm-up only nears its final beta (0.9933 of it at its nominal end), so the
+    check follows the warm-up's length in epochs, not beta reaching 1: a collapsing run warns
+    at epoch 1 (the end of a 1-epoch warm-up) and at its last epoch, and not in between."""
+    from ppl_vae.data.sentences import load_sentence_data
+    from ppl_vae.runs import preset, read_metrics, run_training
+
+    sizes = {"embedding_dim": 16, "hidden_dim": 16}
+    plain = {**sizes, "word_dropout": 0.0, "dropout": 0.0}
+    config = preset("sentence-vae", objective="meanfield", anneal=anneal, anneal_epochs=1.0,
+                    epochs=3, model_kwargs=plain, guide_kwargs=sizes)  # fmt: skip
+    run_training(config, tmp_path, progress=False, data=load_sentence_data())
+    records = read_metrics(tmp_path)
+    assert all(r["valid_kl"] < 0.5 for r in records)  # collapsed throughout
+    assert ["KL collapse" in r.get("warning", "") for r in records] == [True, False, True]
