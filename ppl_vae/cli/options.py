@@ -67,7 +67,8 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
                                     "cyclical schedules (default 0)"}),
     ("--anneal-epochs", "anneal_epochs", {"type": float, "help": "warm-up (or cycle) length in "
                                           f"epochs (default {COMMON['anneal_epochs']:g}; "
-                                          f"{_SV['anneal_epochs']:g} for sentence-vae; at most "
+                                          f"{_SV['anneal_epochs']:g} for sentence-vae, "
+                                          f"{BY_MODEL['lda']['anneal_epochs']:g} for lda; at most "
                                           "half of --epochs unless given)"}),
     ("--epochs", "epochs", {"type": int, "help": f"maximum epochs (default {EPOCHS['corpus']} "
                             f"on a corpus directory, {EPOCHS['synthetic']} on the synthetic "
