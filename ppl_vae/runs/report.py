@@ -110,7 +110,7 @@ def _evaluate_run(run_dir, data_dir, split, num_samples, device, topics, progres
     report = RunReport({**ev.to_dict(), "split": split, "checkpoint": str(run.path),
                         "ppl_doc_elbo_is_bound": ev.partition is None})  # fmt: skip
     report.lines.append(evaluation_table(ev, f"{split} evaluation of {run.path}:"))
-    _flag_collapse(report, ev, run.guide, run.config)
+    _flag_collapse(report, ev, run)
     weights = run.model.topic_weights().cpu()
     if data.synthetic is not None and split == "test":
         rec = recovery_report(data.synthetic, ev, weights)
@@ -185,7 +185,7 @@ def _sentences(run, data_dir, split, num_samples, device, progress, seed,
     ]
     report = RunReport(figures, lines)
     _flag_truncation(report, corpus, split)
-    _flag_collapse(report, ev, run.guide, run.config)
+    _flag_collapse(report, ev, run)
     return report
 
 
@@ -203,14 +203,16 @@ def _flag_truncation(report: RunReport, corpus, split: str) -> None:
     )
 
 
-def _flag_collapse(report: RunReport, ev, guide, config) -> None:
+def _flag_collapse(report: RunReport, ev, run) -> None:
     """Say so, in the figures and the lines, if the model ignores ``z``."""
     informative = (
-        getattr(guide, "has_latent", True)
-        and not getattr(guide, "deterministic", False)
+        getattr(run.guide, "has_latent", True)
+        and not getattr(run.guide, "deterministic", False)
         and ev.partition is None  # an RBM: its hidden units are not a VAE's z
     )
-    warning = collapse_warning(ev.kl, ev.active_units, config) if informative else None
+    warning = (
+        collapse_warning(ev.kl, ev.active_units, run.config, run.model) if informative else None
+    )
     if warning:
         report.figures["warning"] = warning
         report.lines.append(f"warning: {warning}")

@@ -354,7 +354,7 @@ class Session:
         # the epoch in which the warm-up's nominal length ends (a sigmoid only nears its final
         # beta, 0.9933 of it there; a cyclical schedule: the end of its first cycle)
         annealed = c.anneal != "constant" and s.epoch - 1 < c.anneal_epochs <= s.epoch
-        warning = collapse_warning(record["valid_kl"], record["valid_active_units"], c)
+        warning = collapse_warning(record["valid_kl"], record["valid_active_units"], c, self.model)
         if warning and (last or annealed):
             record["warning"] = "; ".join(filter(None, [record.get("warning"), warning]))
             logger.warning("epoch %d: %s", s.epoch, warning)

@@ -68,10 +68,10 @@ COLLAPSE_CURE = (
 )
 
 
-def collapse_cure(config: TrainConfig | None = None) -> str:
+def collapse_cure(config: TrainConfig | None = None, model=None) -> str:
     """The flags to try against KL collapse: :data:`COLLAPSE_CURE` without a
     :class:`~ppl_vae.config.TrainConfig`; with one, each remedy the run does not use yet, or a
-    stronger setting of one it uses."""
+    stronger setting of one it uses (word dropout if ``model`` has it)."""
     if config is None:
         return COLLAPSE_CURE
     tries = []
@@ -83,8 +83,8 @@ def collapse_cure(config: TrainConfig | None = None) -> str:
         tries.append("--anneal sigmoid --anneal-epochs E")
     elif config.anneal != "cyclical":
         tries.append("--anneal cyclical")
-    if "word_dropout" in config.model_kwargs or config.model == "sentence-vae":
-        p = config.model_kwargs.get("word_dropout", 0.0)
+    p = getattr(model, "word_dropout", config.model_kwargs.get("word_dropout"))
+    if p is not None:
         tries.append(
             "--word-dropout 0.3" if p == 0 else f"a higher --word-dropout (this run: {p:g})"
         )
@@ -92,8 +92,10 @@ def collapse_cure(config: TrainConfig | None = None) -> str:
     return "try " + ", ".join(tries[:-1]) + ", or " + tries[-1]
 
 
-def collapse_warning(kl: float, active_units: int, config: TrainConfig | None = None) -> str | None:
-    """A warning naming the cure (:func:`collapse_cure` for ``config``) if the KL (nats per
+def collapse_warning(
+    kl: float, active_units: int, config: TrainConfig | None = None, model=None
+) -> str | None:
+    """A warning naming the cure (:func:`collapse_cure` for the run) if the KL (nats per
     item) or the active units say that the model ignores ``z``; None if not. A KL above
     :data:`COLLAPSE_KL` with no active unit is collapse too: free bits let a posterior spend
     its free nats without depending on the input."""
@@ -101,7 +103,7 @@ def collapse_warning(kl: float, active_units: int, config: TrainConfig | None = 
         return None
     return (
         f"KL collapse: KL {kl:.3g} nats per item and {active_units} active unit(s): the "
-        f"decoder ignores z; {collapse_cure(config)}"
+        f"decoder ignores z; {collapse_cure(config, model)}"
     )
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ppl_vae.config import TrainConfig
+from ppl_vae.models import SentenceVAE
 from ppl_vae.runs.presets import preset
 from ppl_vae.training.monitor import COLLAPSE_CURE, collapse_warning
 
@@ -26,4 +28,6 @@ def test_the_cure_names_what_the_run_does_not_use_yet():
     assert "a larger --free-bits (this run: 0.2)" in default
     assert "--anneal cyclical" in default and "a higher --word-dropout (this run: 0.3)" in default
     assert "word-dropout" not in collapse_warning(0.0, 0, preset("nvdm"))
+    sentence_vae = SentenceVAE(10, 2)  # a model that has word dropout, set to 0
+    assert "--word-dropout 0.3" in collapse_warning(0.0, 0, TrainConfig(), sentence_vae)
     assert COLLAPSE_CURE in collapse_warning(0.0, 0)  # without a config
