@@ -34,7 +34,6 @@ def sizes(text: str) -> tuple[int, ...]:
 
 _DOC, _SEN = BY_DATA["documents"], BY_DATA["sentences"]
 _SV = BY_MODEL["sentence-vae"]  # the sentence VAE's defaults that keep z in use
-_SV_FB = _SV["free_bits"]
 _SWITCH = {"auto": None, "on": True, "off": False}
 _HIDDEN = ",".join(map(str, _DOC["guide_kwargs"]["hidden_sizes"]))
 #: (flag, TrainConfig field or None, argparse keywords); None: read by the data loader
@@ -57,7 +56,8 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
                                       "rws and iwae (default 1; rws uses at least 2)"}),
     ("--free-bits", "free_bits", {"type": float, "help": "nats per latent dimension below "
                                   "which the KL stops pushing, for --objective free-bits "
-                                  f"(default {_SV_FB:g} for sentence-vae, 0.5 otherwise)"}),
+                                  f"(default {_SV['free_bits']:g} for sentence-vae, 0.5 "
+                                  "otherwise)"}),
     ("--anneal", "anneal", {"choices": SCHEDULES, "help": "KL weight schedule (default "
                             f"{_SV['anneal']} for sentence-vae, {BY_MODEL['lda']['anneal']} for "
                             "lda, constant otherwise)"}),

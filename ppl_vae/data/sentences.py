@@ -282,8 +282,7 @@ class SentenceSplits:
 
 def _read_tokenized(path: Path, unk_tokens: frozenset[str] = frozenset()) -> list:
     """``(line number, tokens)`` for every line, empty ones included, with the corpus's own
-    unknown markers ``unk_tokens`` read as ``<unk>`` (their count is
-    logged as a warning, so that a run says it)."""
+    unknown markers ``unk_tokens`` read as ``<unk>`` (their count is logged as a warning)."""
     rows = [(n, tokenize(t)) for n, t in read_lines(path)]
     if unk_tokens:
         mapped = sum(tok in unk_tokens for _, toks in rows for tok in toks)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ppl_vae.data.synthetic_sentences import TEMPLATES, topic_word
+from ppl_vae.data.synthetic_sentences import TEMPLATES, fill_template
 
 
 @dataclass
@@ -47,16 +47,8 @@ class LongDocumentSpec:
 
 
 def _sentence(topic: int, spec: LongDocumentSpec, rng: np.random.Generator) -> list[str]:
-    words = []
-    for piece in TEMPLATES[int(rng.integers(len(TEMPLATES)))].split():
-        if not piece.startswith("{"):
-            words.append(piece)
-            continue
-        own = rng.random() < spec.purity
-        t = topic if own else int(rng.integers(spec.num_topics))
-        word = topic_word(piece[1:-1], t, int(rng.integers(spec.words_per_topic)))
-        words.append(spec.unk_marker if rng.random() < spec.unk_rate else word)
-    return words
+    template = TEMPLATES[int(rng.integers(len(TEMPLATES)))]
+    return fill_template(template, topic, spec, rng, spec.unk_rate, spec.unk_marker)
 
 
 def generate_long_documents(

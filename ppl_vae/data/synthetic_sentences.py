@@ -52,16 +52,29 @@ def generate_sentences(
         raise ValueError(f"purity must be in [0, 1], got {spec.purity}")
     topics = rng.integers(spec.num_topics, size=n)
     templates = rng.integers(len(TEMPLATES), size=n)
-    sentences = []
-    for k, t in zip(topics, templates):
-        words = []
-        for piece in TEMPLATES[t].split():
-            if piece.startswith("{"):
-                slot = piece[1:-1]
-                own = rng.random() < spec.purity
-                topic = int(k) if own else int(rng.integers(spec.num_topics))
-                words.append(topic_word(slot, topic, int(rng.integers(spec.words_per_topic))))
-            else:
-                words.append(piece)
-        sentences.append(words)
+    sentences = [fill_template(TEMPLATES[t], int(k), spec, rng) for k, t in zip(topics, templates)]
     return sentences, topics.astype(np.int64), templates.astype(np.int64)
+
+
+def fill_template(
+    template: str,
+    topic: int,
+    spec,
+    rng: np.random.Generator,
+    unk_rate: float = 0.0,
+    unk_marker: str = "<unk>",
+) -> list[str]:
+    """The words of one sentence: each slot of ``template`` filled from ``topic``'s own words
+    with probability ``spec.purity``, else from any of ``spec.num_topics``; with ``unk_rate``
+    > 0, each content word is then written ``unk_marker`` with that probability (one more draw
+    per content word; none at 0, so the stream of draws is the same as without it)."""
+    words = []
+    for piece in template.split():
+        if not piece.startswith("{"):
+            words.append(piece)
+            continue
+        own = rng.random() < spec.purity
+        t = topic if own else int(rng.integers(spec.num_topics))
+        word = topic_word(piece[1:-1], t, int(rng.integers(spec.words_per_topic)))
+        words.append(unk_marker if unk_rate > 0 and rng.random() < unk_rate else word)
+    return words
