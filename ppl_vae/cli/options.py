@@ -48,6 +48,9 @@ TRAINING_FLAGS: list[tuple[str, str | None, dict]] = [
     ("--encoder-dropout", "encoder_dropout", {"type": float, "help": "dropout after each "
                                               "document encoder hidden layer, in training "
                                               "(default 0)"}),
+    ("--prior-components", "prior_components", {"type": int, "help": "nvdm: a learned "
+                                                "mixture of this many diagonal Gaussians as "
+                                                "p(z) (default 0: N(0, I))"}),
     ("--objective", "objective", {"choices": OBJECTIVES, "help": "the training objective "
                                   "(default: the guide's; meanfield for the document Gaussian "
                                   "guides, free-bits for the sentence VAE's, nvil for "
@@ -149,6 +152,7 @@ RSM_FLAGS: list[tuple[str, str | None, dict]] = [
 _NETWORK = {
     "hidden_sizes": "guide",
     "encoder_dropout": "guide",
+    "prior_components": "model",
     "embedding_dim": "both",
     "hidden_dim": "both",
     "word_dropout": "model",

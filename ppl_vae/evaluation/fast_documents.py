@@ -15,6 +15,10 @@ trace-based ones to float tolerance. Log weights are accumulated in float64.
 
 A model opts in with ``standard_normal_prior = True`` and a ``decoder`` (``nn.Linear``) giving
 ``Rz + b``; a guide with ``closed_form_gaussian = True`` and ``encode(x) -> (loc, scale)``.
+A model with another prior (NVDM's learned mixture) opts in with
+``linear_softmax_decoder = True``: ``log p(z)`` is then ``model.prior(B, x).log_prob(z)``, and
+the KL, which has no closed form, is reported as ``E_q[log q(z) - log p(z)]`` over the same
+draws.
 
 **Refinement of q at evaluation** (``refine_steps > 0``). The encoder's ``q(z | x)`` is the
 start of :data:`REFINE_STEPS` Adam steps on each document's own ELBO (closed-form KL, the
@@ -48,7 +52,10 @@ def applies(model, guide) -> bool:
     """Whether ``model`` and ``guide`` are a pair this estimator computes exactly."""
     return bool(
         getattr(model, "data", None) == "documents"
-        and getattr(model, "standard_normal_prior", False)
+        and (
+            getattr(model, "standard_normal_prior", False)
+            or getattr(model, "linear_softmax_decoder", False)
+        )
         and getattr(guide, "closed_form_gaussian", False)
     )
 
@@ -94,9 +101,11 @@ def estimate_documents(
     if refine_steps < 0:
         raise ValueError(f"refine_steps must be >= 0, got {refine_steps}")
     R, b = model.decoder.weight, model.decoder.bias  # (V, K), (V,)
+    log_prior = prior_log_density(model)
 
     def estimates(args: tuple) -> dict:
-        return _batch_estimates(R, b, guide, args[0], num_samples, chunk, refine_steps)
+        x = args[0]
+        return _batch_estimates(R, b, guide, x, num_samples, chunk, refine_steps, log_prior)
 
     return gather(estimates, batches, num_samples, seed, progress, refine_steps)
 
@@ -120,28 +129,39 @@ def gather(
     return ItemEstimates.concatenate(pieces, num_samples, refine_steps)
 
 
-def _batch_estimates(R, b, guide, x, num_samples: int, chunk, refine_steps: int = 0) -> dict:
+def prior_log_density(model):
+    """``log p(z)`` of ``model`` as a function of draws ``z`` of shape ``(..., B, K)``, or None
+    for ``N(0, I)`` (whose closed forms are used)."""
+    if getattr(model, "standard_normal_prior", False):
+        return None
+    return lambda z: model.prior(z.shape[-2], z).log_prob(z)
+
+
+def _batch_estimates(
+    R, b, guide, x, num_samples: int, chunk, refine_steps: int = 0, log_prior=None
+) -> dict:
     loc, scale = guide.encode(x)
     xr, xb, n = x @ R, x @ b, x.sum(-1)  # (B, K), (B,), (B,)
     start = (loc, scale)
     if refine_steps:
-        loc, scale = refine(R, b, x, loc, scale, refine_steps)
-    kl = _kl(loc, scale)
+        loc, scale = refine(R, b, x, loc, scale, refine_steps, log_prior=log_prior)
     weights, lls, encoder = [], [], []
     step = chunk or max(1, CHUNK_ELEMENTS // (x.shape[0] * R.shape[0]))
     for first in range(0, num_samples, step):
         count = min(step, num_samples - first)
         eps = torch.stack([torch.randn_like(loc) for _ in range(count)])  # (S_c, B, K)
-        w, ll = _log_weights(R, b, xr, xb, n, loc, scale, eps)
+        w, ll = _log_weights(R, b, xr, xb, n, loc, scale, eps, log_prior)
         lls.append(ll)
         weights.append(w)
         if refine_steps:  # the encoder's q on the same draws: the amortization gap
-            encoder.append(_log_weights(R, b, xr, xb, n, *start, eps)[0])
+            encoder.append(_log_weights(R, b, xr, xb, n, *start, eps, log_prior)[0])
     w, ll = torch.cat(weights), torch.cat(lls)  # (S, B) float64
+    # KL(q || p): closed form for N(0, I), else E_q[log q - log p] = E_q[log p(x | z)] - ELBO
+    kl = _kl(loc, scale).double() if log_prior is None else ll.mean(0) - w.mean(0)
     piece = {
         "elbo": w.mean(0),
         "log_px": w.logsumexp(0) - math.log(num_samples),
-        "kl": kl.double(),
+        "kl": kl,
         "ll": ll.mean(0),
         "mean": loc.double(),
     }
@@ -160,18 +180,26 @@ def _log_lik(R, b, xr, xb, n, z: torch.Tensor) -> torch.Tensor:
     return (z * xr).sum(-1) + xb - n * torch.logsumexp(z @ R.T + b, -1)
 
 
-def _log_weights(R, b, xr, xb, n, loc, scale, eps) -> tuple[torch.Tensor, torch.Tensor]:
+def _log_weights(
+    R, b, xr, xb, n, loc, scale, eps, log_prior=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Float64 ``log p(x, z) - log q(z)`` and ``log p(x | z)`` at ``z = loc + scale * eps``."""
     z = loc + scale * eps
-    return log_weights(_log_lik(R, b, xr, xb, n, z), z, loc, scale)
+    return log_weights(_log_lik(R, b, xr, xb, n, z), z, loc, scale, log_prior)
 
 
-def log_weights(ll: torch.Tensor, z: torch.Tensor, loc, scale) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float64 ``log p(x | z) + log N(z; 0, I) - log q(z)`` and ``log p(x | z)``, from the
-    log-likelihood ``ll`` of the draws ``z`` of ``q = N(loc, diag scale^2)``."""
-    log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+def log_weights(
+    ll: torch.Tensor, z: torch.Tensor, loc, scale, log_prior=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 ``log p(x | z) + log p(z) - log q(z)`` and ``log p(x | z)``, from the
+    log-likelihood ``ll`` of the draws ``z`` of ``q = N(loc, diag scale^2)``; ``log p(z)`` is
+    ``log_prior(z)``, or ``log N(z; 0, I)`` when it is None."""
+    if log_prior is None:
+        log_p = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
+    else:
+        log_p = log_prior(z)
     log_q = _gaussian_log_density(z, loc, scale)
-    return ll.double() + log_prior.double() - log_q.double(), ll.double()
+    return ll.double() + log_p.double() - log_q.double(), ll.double()
 
 
 def refine(
@@ -183,11 +211,13 @@ def refine(
     steps: int,
     lr: float = REFINE_LR,
     samples: int = REFINE_SAMPLES,
+    log_prior=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each document's ``(mu, sigma)`` after ``steps`` Adam steps up its own ELBO, from the
     encoder's ``(loc, scale)``; a document whose refined ``q`` does not beat the encoder's on
     :data:`SELECT_SAMPLES` shared draws keeps the encoder's. No gradient reaches ``R``, ``b``
-    or the encoder. Draws from torch's current RNG.
+    or the encoder. Draws from torch's current RNG. ``log_prior`` as in :func:`log_weights`:
+    with a prior other than ``N(0, I)`` the KL is estimated from each step's draws.
 
     Every document's ELBO depends only on its own row of ``(mu, log sigma)``, so one Adam over
     the batch's rows is one Adam per document (its moments are elementwise).
@@ -201,16 +231,21 @@ def refine(
         for _ in range(steps):
             eps = torch.randn((samples, *mu.shape), dtype=mu.dtype, device=mu.device)
             sigma = log_sigma.exp()
-            expected = _log_lik(R, b, xr, xb, n, mu + sigma * eps).mean(0)
-            loss = (_kl(mu, sigma) - expected).sum()
-            optimizer.zero_grad(set_to_none=False)
-            loss.backward()
+            z = mu + sigma * eps
+            expected = _log_lik(R, b, xr, xb, n, z).mean(0)
+            if log_prior is None:
+                kl = _kl(mu, sigma)
+            else:  # E_q[log q(z) - log p(z)]: log q(z) = log N(eps; 0, I) - sum log sigma
+                kl = (_gaussian_log_density(z, mu, sigma) - log_prior(z)).mean(0)
+            loss = (kl - expected).sum()
+            # the gradient of (mu, log sigma) only: nothing accumulates in the model's prior
+            mu.grad, log_sigma.grad = torch.autograd.grad(loss, [mu, log_sigma])
             optimizer.step()
     with torch.no_grad():
         mu, sigma = mu.detach(), log_sigma.detach().exp()
         eps = torch.randn((SELECT_SAMPLES, *mu.shape), dtype=mu.dtype, device=mu.device)
         better = (
-            _log_weights(R, b, xr, xb, n, mu, sigma, eps)[0].mean(0)
-            >= _log_weights(R, b, xr, xb, n, loc, scale, eps)[0].mean(0)
+            _log_weights(R, b, xr, xb, n, mu, sigma, eps, log_prior)[0].mean(0)
+            >= _log_weights(R, b, xr, xb, n, loc, scale, eps, log_prior)[0].mean(0)
         )[:, None]
     return torch.where(better, mu, loc.detach()), torch.where(better, sigma, scale.detach())

@@ -67,7 +67,8 @@ class MeanFieldELBO(TraceMeanField_ELBO, Objective):
         """``-ELBO`` of the documents ``x`` for a model with ``prior`` and ``likelihood`` and a
         guide whose ``q(z | x)`` is ``Normal(*encode(x))``, with the KL weighted by ``beta``:
         :meth:`~pyro.infer.TraceMeanField_ELBO.differentiable_loss`'s computation, particle by
-        particle, guide before model, without traces."""
+        particle, guide before model, without traces. Where the KL has no closed form (a
+        mixture prior) it is ``log q(z) - log p(z)`` at the particle's draw, Pyro's fallback."""
         loss = 0.0
         for _ in range(self.num_particles):
             loc, scale = guide.encode(x)
@@ -76,7 +77,10 @@ class MeanFieldELBO(TraceMeanField_ELBO, Objective):
             total_count = x.sum(-1)
             prior = model.prior(x.shape[0], total_count)
             log_lik = model.likelihood(z, total_count).log_prob(x).sum()
-            kl = kl_divergence(q, prior)
+            try:
+                kl = kl_divergence(q, prior)
+            except NotImplementedError:  # e.g. a mixture prior: from the draw, as Pyro does
+                kl = q.log_prob(z) - prior.log_prob(z)
             if beta != 1.0:
                 kl = kl * beta
             elbo = 0 - kl.sum()

@@ -16,16 +16,30 @@ def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> tor
     """Adam, or AdamW (decoupled weight decay) when ``config.weight_decay > 0``, fused (one
     kernel per parameter tensor: about 30% faster steps on CPU than the loop); or with
     ``config.optimizer == "sgd"``, SGD with ``config.momentum`` and L2 weight decay (the RBM
-    literature's choice)."""
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    if config.optimizer != "adam":
+    literature's choice).
+
+    A parameter marked ``no_weight_decay = True`` (e.g. those of NVDM's learned prior) goes in
+    a second group without weight decay."""
+    if config.optimizer not in ("adam", "sgd"):
         raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adam or sgd")
+    groups = param_groups(params, config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     if config.weight_decay > 0:
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    return torch.optim.Adam(params, lr=config.lr, fused=True)
+        return torch.optim.AdamW(groups, lr=config.lr, fused=True)
+    return torch.optim.Adam(groups, lr=config.lr, fused=True)
+
+
+def param_groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict]:
+    """One group of ``params`` with ``weight_decay``, and a second with none for those marked
+    ``no_weight_decay`` (only when there are any, so that the optimizer of a model without
+    them keeps a single group)."""
+    exempt = [p for p in params if getattr(p, "no_weight_decay", False)]
+    plain = [p for p in params if not getattr(p, "no_weight_decay", False)]
+    groups = [{"params": plain, "weight_decay": weight_decay}]
+    if exempt:
+        groups.append({"params": exempt, "weight_decay": 0.0})
+    return groups
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -30,6 +30,7 @@ def test_a_flag_replaces_only_its_own_default():
 FLAGS = [
     ("--hidden", "32,16", "guide_kwargs", {"hidden_sizes": [32, 16]}),
     ("--encoder-dropout", "0.2", "guide_kwargs", {"dropout": 0.2}),
+    ("--prior-components", "20", "model_kwargs", {"prior_components": 20}),
     ("--particles", "3", "num_particles", 3),
     ("--ema", "0", "ema_decay", 0.0),
     ("--latent-dim", "7", "latent_dim", 7),
@@ -63,3 +64,11 @@ def test_every_subcommand_takes_threads():
     for name, p in sub.choices.items():
         threads = [a for a in p._actions if "--threads" in a.option_strings]
         assert threads and threads[0].type is int, name
+
+
+def test_a_mixture_prior_is_refused_by_models_without_one():
+    from ppl_vae.cli.options import UsageError
+
+    args = build_parser().parse_args(["train", "sbn", "--out", "x", "--prior-components", "5"])
+    with pytest.raises(UsageError, match="--prior-components"):
+        config_from_args(args, "sbn", None)

@@ -16,12 +16,26 @@ from ppl_vae.guides import (
 from ppl_vae.models import NVDM, SigmoidBeliefNetwork
 
 
+def _mixture_prior(model: NVDM) -> NVDM:
+    """Give NVDM's learned mixture prior components far from N(0, I)."""
+    with torch.no_grad():
+        model.prior_loc.mul_(4)
+        model.prior_log_scale.uniform_(-1.0, 0.5)
+        model.prior_logits.normal_()
+    return model
+
+
+@pytest.mark.parametrize("components", [0, 3], ids=["standard-normal-prior", "mixture-prior"])
 @pytest.mark.parametrize("chunk", [1, 7, 50], ids=["chunk-1", "chunk-7", "chunk-50"])
-def test_it_equals_the_trace_based_estimates_with_the_same_draws(tiny_corpus, chunk):
+def test_it_equals_the_trace_based_estimates_with_the_same_draws(tiny_corpus, chunk, components):
     V = tiny_corpus.train.vocab_size
-    model, guide = NVDM(V, 4).eval(), DiagonalGaussianGuide(V, 4, hidden_sizes=(16,)).eval()
+    torch.manual_seed(0)
+    model = NVDM(V, 4, prior_components=components).eval()
+    guide = DiagonalGaussianGuide(V, 4, hidden_sizes=(16,)).eval()
     with torch.no_grad():
         model.decoder.weight.mul_(20)  # a decoder far from uniform, so z matters
+    if components:
+        _mixture_prior(model)
     batches = list(tiny_corpus.test.eval_batches(25, by_length=True))
     torch.manual_seed(5)
     traced = estimate_items(model, guide, batches, num_samples=20)
@@ -36,6 +50,7 @@ def test_it_applies_only_where_its_closed_form_holds(tiny_corpus):
     V = tiny_corpus.train.vocab_size
     nvdm = NVDM(V, 4)
     assert fast_documents.applies(nvdm, DiagonalGaussianGuide(V, 4))
+    assert fast_documents.applies(NVDM(V, 4, prior_components=3), DiagonalGaussianGuide(V, 4))
     assert fast_documents.applies(nvdm, OneLayerGaussianGuide(V, 4))
     assert not fast_documents.applies(nvdm, IAFGuide(V, 4))  # q is not Gaussian
     assert not fast_documents.applies(nvdm, SemiAmortizedGuide(V, 4, model=nvdm))  # refines q
@@ -104,3 +119,39 @@ def test_refinement_is_refused_where_it_does_not_apply(tiny_corpus):
     V = tiny_corpus.train.vocab_size
     with pytest.raises(ValueError, match="closed-form Gaussian guide"):
         evaluate(NVDM(V, 4), IAFGuide(V, 4), tiny_corpus.test, 5, refine_steps=10)
+
+
+def test_refinement_under_a_mixture_prior_climbs_and_leaves_the_model_alone(tiny_corpus):
+    torch.manual_seed(0)
+    V = tiny_corpus.train.vocab_size
+    model = _mixture_prior(NVDM(V, 4, prior_components=3)).eval()
+    guide = DiagonalGaussianGuide(V, 4, hidden_sizes=(16,)).eval()
+    with torch.no_grad():
+        model.decoder.weight.mul_(20)
+    log_prior = fast_documents.prior_log_density(model)
+    (x,) = tiny_corpus.test.make_batch(range(40))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        start = guide.encode(x)
+        refined = fast_documents.refine(model.decoder.weight, model.decoder.bias, x, *start, 30,
+                                        log_prior=log_prior)  # fmt: skip
+    assert all(p.grad is None for p in model.parameters())  # no gradient reached the model
+    R, b = model.decoder.weight, model.decoder.bias
+    xr, xb, n = x @ R, x @ b, x.sum(-1)
+    eps = torch.randn(4000, *start[0].shape)
+    with torch.no_grad():
+        new = fast_documents._log_weights(R, b, xr, xb, n, *refined, eps, log_prior)[0]
+        old = fast_documents._log_weights(R, b, xr, xb, n, *start, eps, log_prior)[0]
+    diff = new - old
+    gain, se = diff.mean(0), diff.std(0) / 4000**0.5
+    assert (gain >= -4 * se - 1e-9).all()  # no document's ELBO falls beyond noise
+    assert gain.mean() > 1.0  # and the batch climbs, in nats per document
+    # under N(0, I) the same function with the prior's log density gives the closed forms
+    plain = NVDM(V, 4)
+    z = torch.randn(5, 40, 4)
+    general = plain.prior(40, z).log_prob(z)
+    np.testing.assert_allclose(
+        fast_documents.log_weights(z.sum(-1), z, *start)[0],
+        fast_documents.log_weights(z.sum(-1), z, *start, lambda t: general)[0],
+        rtol=1e-6,
+    )

@@ -69,14 +69,16 @@ def test_an_annealed_objective_follows_beta_in_module_form(objective):
     assert values[0] != values[1]
 
 
+@pytest.mark.parametrize("components", [0, 3], ids=["standard-normal-prior", "mixture-prior"])
 @pytest.mark.parametrize("particles", [1, 3], ids=["1-particle", "3-particles"])
 @pytest.mark.parametrize("beta", [1.0, 0.4], ids=["beta-1", "beta-0.4"])
 @pytest.mark.parametrize("guide_class", [DiagonalGaussianGuide, OneLayerGaussianGuide],
                          ids=["diagonal", "diagonal-1layer"])  # fmt: skip
-def test_meanfield_without_traces_equals_the_traced_elbo(guide_class, beta, particles):
+def test_meanfield_without_traces_equals_the_traced_elbo(guide_class, beta, particles, components):
     torch.manual_seed(0)
     V = 50
-    model, guide = NVDM(V, 4), guide_class(V, 4, hidden_sizes=(16, 8))
+    model = NVDM(V, 4, prior_components=components)
+    guide = guide_class(V, 4, hidden_sizes=(16, 8))
     x = torch.poisson(torch.full((10, V), 0.4))
     traced = TraceMeanField_ELBO(num_particles=particles)
     loss_fn = make_objective("meanfield", num_particles=particles)(model, guide)

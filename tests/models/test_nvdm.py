@@ -47,3 +47,31 @@ def test_generation_needs_lengths_and_scoring_takes_none_of_them():
         model()
     with pytest.raises(ValueError, match="not both"):
         model(torch.ones(2, 12), lengths=[12, 12])
+
+
+def test_a_mixture_prior_is_the_mixture_density_and_is_learned_without_weight_decay():
+    from ppl_vae.config import TrainConfig
+    from ppl_vae.training import make_optimizer
+
+    torch.manual_seed(0)
+    model = NVDM(vocab_size=6, latent_dim=3, prior_components=4)
+    assert not model.standard_normal_prior and NVDM(6, 3).standard_normal_prior
+    z = torch.randn(7, 3)
+    log_w = torch.log_softmax(model.prior_logits, 0)
+    comps = torch.distributions.Normal(model.prior_loc, model.prior_log_scale.exp())
+    by_hand = (comps.log_prob(z[:, None]).sum(-1) + log_w).logsumexp(-1)
+    prior = model.prior(7, z)
+    assert prior.batch_shape == (7,) and prior.event_shape == (3,)
+    torch.testing.assert_close(prior.log_prob(z), by_hand)
+    tr = poutine.trace(model).get_trace(torch.ones(7, 6))
+    assert tr.nodes["z"]["value"].shape == (7, 3)
+    # the prior's parameters are trained (they get gradients) but not decayed
+    tr.compute_log_prob()
+    tr.nodes["z"]["log_prob_sum"].backward()
+    assert model.prior_loc.grad.abs().sum() > 0 and model.prior_logits.grad.abs().sum() > 0
+    optimizer = make_optimizer(list(model.parameters()), TrainConfig(weight_decay=0.05))
+    decays = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
+    assert decays[id(model.prior_loc)] == 0.0 and decays[id(model.decoder.weight)] == 0.05
+    assert len(make_optimizer(list(NVDM(6, 3).parameters()), TrainConfig()).param_groups) == 1
+    with pytest.raises(ValueError, match="prior_components"):
+        NVDM(6, 3, prior_components=-1)

@@ -90,6 +90,18 @@ def test_resume_at_epoch_boundary_matches_an_uninterrupted_run(tmp_path, tiny_co
     assert untimed(read_metrics(tmp_path / "split")) == untimed(read_metrics(tmp_path / "full"))
 
 
+def test_a_mixture_prior_run_resumes_exactly(tmp_path, tiny_corpus):
+    # two optimizer groups (the prior's parameters are not decayed) survive the checkpoint
+    extra = dict(model_kwargs={"prior_components": 3}, weight_decay=0.05, ema_decay=0.9)
+    _, full_model, full_guide = run(tiny_corpus, 3, tmp_path / "full", **extra)
+    run(tiny_corpus, 2, tmp_path / "split", **extra)
+    result, model, guide = run(tiny_corpus, 3, tmp_path / "split", resume=True, **extra)
+    assert result.state.epoch == 3
+    assert same_weights(model, full_model) and same_weights(guide, full_guide)
+    _, start, _ = setup(tiny_corpus, 3, **extra)  # the same seed: the prior as it started
+    assert not torch.allclose(model.prior_loc, start.prior_loc)  # the prior was trained
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_epoch_saves_a_checkpoint_that_resumes_exactly(tmp_path, tiny_corpus, signum):
     _, full_model, full_guide = run(tiny_corpus, 2, tmp_path / "full")
