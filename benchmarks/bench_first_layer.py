@@ -23,7 +23,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from baseline import gaussian_vae_step
+from bench_nvdm import pytorch_step
 
 from ppl_vae.data import data_root, load_documents
 from ppl_vae.guides import DiagonalGaussianGuide
@@ -79,10 +79,7 @@ def main(args) -> None:
 
     def whole_step():
         for x in batches:
-            loc, scale = h_guide.encode(x)
-            z = loc + scale * torch.randn_like(loc)
-            rec = (x * torch.log_softmax(h_model.decoder(z), -1)).sum()
-            gaussian_vae_step(loc, scale, rec, h_opt)
+            pytorch_step(h_model, h_guide, h_opt, x)
 
     sides = {
         "first layer, dense (the trainer's)": dense,
